@@ -1,0 +1,26 @@
+"""symbolic: closed-form SymPy equations for the GPU memory of diffusion models, evaluated fast.
+
+Public API (imported lazily, so ``import symbolic`` stays cheap):
+
+* ``estimate_video_latent_memory(...)``: the latent tensor of a video VAE (shape, bytes, transformer tokens).
+* ``estimate_sd15(...)``: peak GPU memory of Stable Diffusion 1.5 inference with diffusers.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "estimate_video_latent_memory": "symbolic.video.latent",
+    "estimate_video_latent_memory_preset": "symbolic.video.latent",
+    "VIDEO_PRESETS": "symbolic.video.presets",
+    "estimate_sd15": "symbolic.pipelines.sd15_api",
+    "validate_rows": "symbolic.validate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'symbolic' has no attribute {name!r}")

@@ -1,0 +1,4 @@
+"""``python -m symbolic``: the command-line interface."""
+from symbolic.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""Bytes per element for the data types the toolkit knows, and their aliases."""
+from __future__ import annotations
+
+BYTES_PER_ELEMENT: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1}
+
+_ALIASES: dict[str, str] = {
+    "float32": "fp32", "float": "fp32", "single": "fp32", "torch.float32": "fp32",
+    "float16": "fp16", "half": "fp16", "torch.float16": "fp16",
+    "bfloat16": "bf16", "torch.bfloat16": "bf16",
+    "float8": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "float8_e4m3fnuz": "fp8",
+    "float8_e5m2fnuz": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "e4m3": "fp8", "e5m2": "fp8",
+    "torch.float8_e4m3fn": "fp8", "torch.float8_e5m2": "fp8",
+}
+
+
+def canonical_dtype(name: object, *, argument: str = "dtype", allowed: tuple[str, ...] | None = None) -> str:
+    """Map a dtype name or alias (case-insensitive) to one of ``fp32``, ``fp16``, ``bf16``, ``fp8``.
+
+    ``allowed`` narrows the accepted kinds (the SD 1.5 pipeline does not run in fp8, say).
+    """
+    allowed = allowed or tuple(BYTES_PER_ELEMENT)
+    key = str(name).strip().lower() if isinstance(name, str) else None
+    kind = None if key is None else (key if key in BYTES_PER_ELEMENT else _ALIASES.get(key))
+    if kind is None or kind not in allowed:
+        raise ValueError(
+            f"{argument}: unknown dtype {name!r}; valid names: {', '.join(allowed)} "
+            f"(aliases such as float16, bfloat16, float32, float8_e4m3fn are accepted)"
+        )
+    return kind
+
+
+def bytes_per_element(name: object, *, argument: str = "dtype") -> int:
+    return BYTES_PER_ELEMENT[canonical_dtype(name, argument=argument)]

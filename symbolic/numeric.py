@@ -1,0 +1,153 @@
+"""The one path from SymPy to numbers.
+
+* ``exact_function(expr)``: Python source generated from the expression and evaluated with Python ``int`` and
+  ``fractions.Fraction`` (floor and ceiling exact), so a byte count of any size comes out as an exact integer: no
+  float rounding and no int64 overflow.
+* ``vector_function(expr)``: ``sympy.lambdify(..., cse=True)`` into NumPy, for grids of millions of points
+  (float64: exact below 2**53 bytes, i.e. 8 PiB).
+* ``scalar_function(expr)``: the same expression lambdified for Python's ``math`` module (the honest scalar path the
+  benchmark compares against).
+
+Every generated function takes the arguments of ``symbols.ARG_ORDER``, in that order; ``call`` maps names to that
+order, so callers never depend on which symbols an expression happens to contain.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from fractions import Fraction
+from functools import lru_cache
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import PythonCodePrinter
+
+from symbolic.symbols import ARG_NAMES, ARG_ORDER
+
+_ARG_IDENTIFIERS = tuple(f"_{name}" for name in ARG_NAMES)
+_RENAME = dict(zip(ARG_ORDER, (sp.Symbol(n, **s.assumptions0) for n, s in zip(_ARG_IDENTIFIERS, ARG_ORDER))))
+
+
+def _with_identifiers(expr: sp.Expr) -> sp.Expr:
+    return sp.sympify(expr).xreplace(_RENAME)
+
+
+class _ExactPrinter(PythonCodePrinter):
+    """Python source over ints and Fractions: rationals stay rationals, floor/ceiling are exact."""
+
+    def _print_Rational(self, expr):
+        return f"_F({expr.p}, {expr.q})"
+
+    def _print_Integer(self, expr):
+        return str(expr.p)
+
+    def _print_Half(self, expr):
+        return "_F(1, 2)"
+
+    def _print_floor(self, expr):
+        return f"_floor({self._print(expr.args[0])})"
+
+    def _print_ceiling(self, expr):
+        return f"_ceil({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Min(self, expr):
+        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exponent = expr.args
+        if exponent.is_Integer and exponent < 0:
+            return f"(_F(1) / ({self._print(base)}) ** {-exponent.p})"
+        return super()._print_Pow(expr, rational=rational)
+
+    def _print_Float(self, expr):
+        raise TypeError(f"exact evaluation refuses a float constant ({expr}); use sympy.Rational")
+
+
+class _VectorPrinter(NumPyPrinter):
+    """NumPy source where Max/Min broadcast element-wise (NumPyPrinter's amax needs equal shapes)."""
+
+    def _print_Max(self, expr):
+        return self._fold("numpy.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._fold("numpy.minimum", expr.args)
+
+    def _fold(self, function, args):
+        code = self._print(args[0])
+        for arg in args[1:]:
+            code = f"{function}({code}, {self._print(arg)})"
+        return code
+
+
+def _exact_floor(x):
+    return math.floor(x)
+
+
+def _exact_ceil(x):
+    return math.ceil(x)
+
+
+def exact_source(expr: sp.Expr) -> str:
+    """The Python source of the exact function of ``expr`` (used by the on-disk cache)."""
+    body = _ExactPrinter({"fully_qualified_modules": False}).doprint(_with_identifiers(expr))
+    return f"lambda {', '.join(_ARG_IDENTIFIERS)}: {body}"
+
+
+EXACT_NAMESPACE = {"_F": Fraction, "_floor": _exact_floor, "_ceil": _exact_ceil, "max": max, "min": min}
+
+
+def compile_exact(source: str):
+    return eval(source, dict(EXACT_NAMESPACE))  # noqa: S307 - source is generated from our own expressions
+
+
+@lru_cache(maxsize=None)
+def exact_function(expr: sp.Expr):
+    """A function of all ``ARG_ORDER`` arguments returning the exact value (int or Fraction)."""
+    return compile_exact(exact_source(expr))
+
+
+@lru_cache(maxsize=None)
+def vector_function(expr: sp.Expr):
+    """A NumPy function of all ``ARG_ORDER`` arguments; broadcasts over arrays."""
+    return sp.lambdify(_RENAME.values(), _with_identifiers(expr), modules="numpy", printer=_VectorPrinter, cse=True)
+
+
+@lru_cache(maxsize=None)
+def scalar_function(expr: sp.Expr):
+    """A function of all ``ARG_ORDER`` arguments over Python floats, through the ``math`` module."""
+    return sp.lambdify(_RENAME.values(), _with_identifiers(expr), modules="math", cse=True)
+
+
+def arguments(values: Mapping[str, object]) -> list:
+    """Positional arguments in ``ARG_ORDER`` from a name -> value mapping; absent names get 1 (a symbol that the
+    expression does not contain never reaches its value; one that it does contain must be given)."""
+    unknown = set(values) - set(ARG_NAMES)
+    if unknown:
+        raise ValueError(f"unknown symbol name(s): {', '.join(sorted(unknown))}")
+    return [values.get(name, 1) for name in ARG_NAMES]
+
+
+def _require(expr: sp.Expr, values: Mapping[str, object]) -> None:
+    missing = [n for n, s in zip(ARG_NAMES, ARG_ORDER) if s in expr.free_symbols and n not in values]
+    if missing:
+        raise ValueError(f"missing value(s) for symbol(s): {', '.join(missing)}")
+
+
+def exact(expr: sp.Expr, **values) -> int | Fraction:
+    """Exact value of ``expr`` at one point; an integer result comes back as ``int``."""
+    expr = sp.sympify(expr)
+    _require(expr, values)
+    result = exact_function(expr)(*arguments(values))
+    if isinstance(result, Fraction) and result.denominator == 1:
+        return int(result)
+    return result
+
+
+def vector(expr: sp.Expr, **values):
+    """Vectorised value of ``expr`` over NumPy arrays (broadcast together)."""
+    expr = sp.sympify(expr)
+    _require(expr, values)
+    return vector_function(expr)(*arguments(values))

@@ -33,7 +33,7 @@ class Framework:
     #: Driver-side bytes beyond the context once the pipeline has run: lazily loaded kernel modules and the cuBLAS /
     #: cuDNN handles' own memory, which the caching allocator does not see. Median of (driver_used - peak_reserved
     #: - context) over the rows of data/measurements/sd15_h100.csv. Env: SYMBOLIC_DRIVER_EXTRA_BYTES.
-    driver_extra_bytes: int = 81_789_000
+    driver_extra_bytes: int = 88_080_384
     #: cuBLAS workspace that torch allocates through the caching allocator on the first matmul of a stream and
     #: keeps: 32 MiB on Hopper (sm90; torch's ``getChosenWorkspaceSize``, ":4096:8"), plus cuBLASLt's 1 MiB.
     #: Seen in data/measurements/sd15_h100.csv: the first row's text-encoder stage grows by this, later rows

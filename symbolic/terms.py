@@ -48,6 +48,9 @@ class TermSpec:
     stage: Stage
     source: str
     builder: Callable[..., sp.Expr]
+    #: The moments of its stage at which the term is live (a stage's peak is the Max over its moments of the sum of
+    #: the terms live then). Resident terms are live at every moment.
+    moments: tuple[str, ...] = ("peak",)
 
     @property
     def note(self) -> str:
@@ -64,6 +67,7 @@ class Term:
     expr: sp.Expr
     note: str
     source: str
+    moments: tuple[str, ...] = ("peak",)
 
 
 class TermRegistry:
@@ -73,15 +77,17 @@ class TermRegistry:
         self.name = name
         self._specs: dict[str, TermSpec] = {}
 
-    def register(self, name: str, *, category: Category, stage: Stage, source: str):
+    def register(self, name: str, *, category: Category, stage: Stage, source: str,
+                 moments: tuple[str, ...] | str = ("peak",)):
         """Decorator: register ``builder(config) -> sympy.Expr`` as the term ``name``."""
+        moments = (moments,) if isinstance(moments, str) else tuple(moments)
 
         def decorate(builder: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
             if name in self._specs:
                 raise ValueError(f"{self.name}: term {name!r} registered twice")
             if not (builder.__doc__ or "").strip():
                 raise ValueError(f"{self.name}: term {name!r} has no derivation note (docstring)")
-            self._specs[name] = TermSpec(name, Category(category), Stage(stage), source, builder)
+            self._specs[name] = TermSpec(name, Category(category), Stage(stage), source, builder, moments)
             return builder
 
         return decorate
@@ -101,5 +107,5 @@ class TermRegistry:
         for spec in self._specs.values():
             expr = sp.sympify(spec.builder(config))
             if expr != 0:
-                terms.append(Term(spec.name, spec.category, spec.stage, expr, spec.note, spec.source))
+                terms.append(Term(spec.name, spec.category, spec.stage, expr, spec.note, spec.source, spec.moments))
         return terms

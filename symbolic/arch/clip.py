@@ -1,0 +1,101 @@
+"""transformers' CLIP text encoder (``CLIPTextModel``) and the SD safety checker's vision tower
+(``StableDiffusionSafetyChecker``: ``CLIPVisionModel`` + ``visual_projection`` + concept embeddings)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from symbolic.arch.tensors import Tensor, conv2d, linear, norm
+
+
+def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
+    """``CLIPEncoderLayer``: self-attention (q, k, v, out with bias), LN, MLP fc1 -> quick_gelu -> fc2, LN."""
+    attn = sum((linear(f"{name}.self_attn.{p}_proj", dim, dim) for p in ("k", "v", "q", "out")), [])
+    return (attn + norm(f"{name}.layer_norm1", dim) + linear(f"{name}.mlp.fc1", dim, intermediate)
+            + linear(f"{name}.mlp.fc2", intermediate, dim) + norm(f"{name}.layer_norm2", dim))
+
+
+@dataclass(frozen=True)
+class CLIPText:
+    config: dict
+
+    @property
+    def hidden(self) -> int:
+        return int(self.config["hidden_size"])
+
+    @property
+    def intermediate(self) -> int:
+        return int(self.config["intermediate_size"])
+
+    @property
+    def layers(self) -> int:
+        return int(self.config["num_hidden_layers"])
+
+    @property
+    def heads(self) -> int:
+        return int(self.config["num_attention_heads"])
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.config["max_position_embeddings"])
+
+    @cached_property
+    def tensors(self) -> list[Tensor]:
+        d = self.hidden
+        out = [Tensor("embeddings.token_embedding.weight", (self.config["vocab_size"], d)),
+               Tensor("embeddings.position_embedding.weight", (self.max_tokens, d))]
+        for i in range(self.layers):
+            out += encoder_layer(f"encoder.layers.{i}", d, self.intermediate)
+        out += norm("final_layer_norm", d)
+        return out + [Tensor("embeddings.position_ids", (1, self.max_tokens), floating=False)]
+
+
+@dataclass(frozen=True)
+class SafetyChecker:
+    config: dict
+
+    @property
+    def vision(self) -> dict:
+        return self.config["vision_config"]
+
+    @property
+    def hidden(self) -> int:
+        return int(self.vision["hidden_size"])
+
+    @property
+    def intermediate(self) -> int:
+        return int(self.vision["intermediate_size"])
+
+    @property
+    def layers(self) -> int:
+        return int(self.vision["num_hidden_layers"])
+
+    @property
+    def heads(self) -> int:
+        return int(self.vision["num_attention_heads"])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.vision["image_size"])
+
+    @property
+    def tokens(self) -> int:
+        """Patches plus the class token: (224 / 14) ** 2 + 1 = 257."""
+        return (self.image_size // int(self.vision["patch_size"])) ** 2 + 1
+
+    @cached_property
+    def tensors(self) -> list[Tensor]:
+        d, v = self.hidden, self.vision
+        out = [Tensor("vision_model.embeddings.class_embedding", (d,))]
+        out += conv2d("vision_model.embeddings.patch_embedding", v["num_channels"], d, v["patch_size"], bias=False)
+        out += [Tensor("vision_model.embeddings.position_embedding.weight", (self.tokens, d))]
+        out += norm("vision_model.pre_layrnorm", d)
+        for i in range(self.layers):
+            out += encoder_layer(f"vision_model.encoder.layers.{i}", d, self.intermediate)
+        out += norm("vision_model.post_layernorm", d)
+        out += [Tensor("vision_model.embeddings.position_ids", (1, self.tokens), floating=False)]
+        proj = int(self.config["projection_dim"])
+        concepts, special = int(self.config["concept_embeds"]), int(self.config["special_care_embeds"])
+        out += linear("visual_projection", d, proj, bias=False)
+        return out + [Tensor("concept_embeds", (concepts, proj)), Tensor("special_care_embeds", (special, proj)),
+                      Tensor("concept_embeds_weights", (concepts,)), Tensor("special_care_embeds_weights", (special,))]

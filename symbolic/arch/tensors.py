@@ -1,0 +1,47 @@
+"""A tiny record of the parameter and buffer tensors of a module tree, for exact counts and allocator packing."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    #: False for integer buffers (e.g. CLIP's int64 ``position_ids``), which ``.to(dtype)`` leaves alone.
+    floating: bool = True
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+def numel(tensors: list[Tensor]) -> int:
+    return sum(t.numel for t in tensors)
+
+
+def nbytes(tensors: list[Tensor], bytes_per_element: int, int_bytes: int = 8) -> int:
+    return sum(t.numel * (bytes_per_element if t.floating else int_bytes) for t in tensors)
+
+
+def linear(name: str, fan_in: int, fan_out: int, bias: bool = True) -> list[Tensor]:
+    return [Tensor(f"{name}.weight", (fan_out, fan_in))] + ([Tensor(f"{name}.bias", (fan_out,))] if bias else [])
+
+
+def conv2d(name: str, c_in: int, c_out: int, kernel: int, bias: bool = True) -> list[Tensor]:
+    weight = Tensor(f"{name}.weight", (c_out, c_in, kernel, kernel))
+    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])
+
+
+def norm(name: str, channels: int) -> list[Tensor]:
+    """GroupNorm or LayerNorm with affine weight and bias."""
+    return [Tensor(f"{name}.weight", (channels,)), Tensor(f"{name}.bias", (channels,))]
+
+
+def load_config(family: str, component: str) -> dict:
+    """A JSON config shipped with the package (``symbolic/configs/<family>/<component>.json``)."""
+    text = resources.files("symbolic.configs").joinpath(family, f"{component}.json").read_text()
+    return json.loads(text)

@@ -13,7 +13,6 @@ order, so callers never depend on which symbols an expression happens to contain
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from fractions import Fraction
 from functools import lru_cache
@@ -22,6 +21,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from symbolic.exact_runtime import as_integer, compile_exact, positional
 from symbolic.symbols import ARG_NAMES, ARG_ORDER
 
 _ARG_IDENTIFIERS = tuple(f"_{name}" for name in ARG_NAMES)
@@ -82,25 +82,10 @@ class _VectorPrinter(NumPyPrinter):
         return code
 
 
-def _exact_floor(x):
-    return math.floor(x)
-
-
-def _exact_ceil(x):
-    return math.ceil(x)
-
-
 def exact_source(expr: sp.Expr) -> str:
     """The Python source of the exact function of ``expr`` (used by the on-disk cache)."""
     body = _ExactPrinter({"fully_qualified_modules": False}).doprint(_with_identifiers(expr))
     return f"lambda {', '.join(_ARG_IDENTIFIERS)}: {body}"
-
-
-EXACT_NAMESPACE = {"_F": Fraction, "_floor": _exact_floor, "_ceil": _exact_ceil, "max": max, "min": min}
-
-
-def compile_exact(source: str):
-    return eval(source, dict(EXACT_NAMESPACE))  # noqa: S307 - source is generated from our own expressions
 
 
 @lru_cache(maxsize=None)
@@ -127,7 +112,7 @@ def arguments(values: Mapping[str, object]) -> list:
     unknown = set(values) - set(ARG_NAMES)
     if unknown:
         raise ValueError(f"unknown symbol name(s): {', '.join(sorted(unknown))}")
-    return [values.get(name, 1) for name in ARG_NAMES]
+    return positional(ARG_NAMES, values)
 
 
 def _require(expr: sp.Expr, values: Mapping[str, object]) -> None:
@@ -140,10 +125,7 @@ def exact(expr: sp.Expr, **values) -> int | Fraction:
     """Exact value of ``expr`` at one point; an integer result comes back as ``int``."""
     expr = sp.sympify(expr)
     _require(expr, values)
-    result = exact_function(expr)(*arguments(values))
-    if isinstance(result, Fraction) and result.denominator == 1:
-        return int(result)
-    return result
+    return as_integer(exact_function(expr)(*arguments(values)))
 
 
 def vector(expr: sp.Expr, **values):

@@ -130,7 +130,8 @@ def build_scheduler(config: Mapping[str, Any]):
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2 / CLIP byte -> printable unicode character table (the byte-level BPE alphabet)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+          + list(range(ord("®"), ord("ÿ") + 1)))
     cs = bs[:]
     n = 0
     for b in range(256):

@@ -17,8 +17,9 @@ Method (``shared/DESIGN.md``, "Cross-checking without a GPU"):
 * The stage runs under ``torch.inference_mode()`` like the pipeline. Under inference mode the autograd key (where
   composite ops are normally decomposed) is skipped, so the mode would see composite ops such as
   ``scaled_dot_product_attention`` or ``linear`` whole and miss their intermediates; the mode therefore decomposes
-  every ``CompositeImplicitAutograd`` op itself (``OpOverload.decompose``, re-entering the mode) and counts the
-  primitive ops underneath, which is what the CUDA dispatcher runs too.
+  every ``CompositeImplicitAutograd`` op itself (its C++ kernel, run inside the mode) and counts the primitive ops
+  underneath, which is what the CUDA dispatcher runs too. ``_safe_softmax`` (math SDPA) is likewise run through its
+  composite kernel, as on CUDA (its meta kernel would hide an N x N bool mask).
 * Attention backend. ``scaled_dot_product_attention`` asks a per-device stub (``_fused_sdp_choice_stub``, not a
   dispatched op) which kernel to run. ``meta`` has no stub, so on ``meta`` it always runs the math path (an explicit
   softmax(Q K^T) V that stores the N x N scores; fp16/bf16 inputs are upcast to fp32 first, as on CUDA). The mode
@@ -58,6 +59,9 @@ aten = torch.ops.aten
 SDPA_BACKENDS = (None, "default", "math", "efficient", "flash")
 ATTENTION_KINDS = ("sdpa", "classic", "sliced")
 
+#: ``f(func, args, kwargs, out) -> int``: bytes of a kernel-internal transient buffer (see :class:`LiveBytesMode`).
+WorkspaceFn = Callable[[Any, tuple, dict, Any], int]
+
 _CHOICE = {
     "math": int(SDPBackend.MATH),
     "efficient": int(SDPBackend.EFFICIENT_ATTENTION),
@@ -92,6 +96,8 @@ class TraceResult:
     peak_module: str = ""
     live_at_peak: list[LiveBlock] = field(default_factory=list)  # largest first
     params: dict[str, Any] = field(default_factory=dict)
+    #: with ``record_timeline=True``: ("+"/"-", op, module, bytes, live bytes after) per allocation / free
+    timeline: list[tuple[str, str, str, int, int]] | None = None
 
     @property
     def peak_gib(self) -> float:
@@ -125,11 +131,17 @@ class LiveBytesMode(TorchDispatchMode):
 
     ``sdpa_backend``: see the module docstring (``None``, ``"default"``, ``"math"``, ``"efficient"``, ``"flash"``).
     ``module_names``: ``{id(module): name}`` used to attribute allocations (filled by :func:`trace_module`).
+    ``workspace``: optional ``f(func, args, kwargs, out) -> bytes`` of a transient buffer the real kernel allocates
+    after its output and frees before returning (e.g. a cuDNN convolution workspace, invisible on ``meta``); it
+    counts towards the peak (as a pseudo-block ``workspace:<op>``) and is freed at once. Default: none.
     """
 
     def __init__(self, sdpa_backend: str | None = "default", round_to: int = ALLOCATOR_ROUND,
-                 record_live: bool = True, module_names: dict[int, str] | None = None):
+                 record_live: bool = True, module_names: dict[int, str] | None = None,
+                 record_timeline: bool = False, workspace: WorkspaceFn | None = None):
         super().__init__()
+        self.workspace = workspace
+        self.timeline: list[tuple[str, str, str, int, int]] | None = [] if record_timeline else None
         if sdpa_backend not in SDPA_BACKENDS:
             raise ValueError(f"sdpa_backend must be one of {SDPA_BACKENDS}, not {sdpa_backend!r}")
         self.sdpa_backend = sdpa_backend
@@ -155,6 +167,8 @@ class LiveBytesMode(TorchDispatchMode):
         block = self.live.pop(key, None)
         if block is not None:
             self.current -= block.nbytes
+            if self.timeline is not None:
+                self.timeline.append(("-", block.op, block.module, block.nbytes, self.current))
 
     def _track(self, func, args, kwargs, out) -> None:
         inputs = {t.untyped_storage()._cdata for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
@@ -176,12 +190,32 @@ class LiveBytesMode(TorchDispatchMode):
             self.current += nbytes
             self.allocated += nbytes
             self.num_allocations += 1
+            if self.timeline is not None:
+                self.timeline.append(("+", block.op, module, nbytes, self.current))
             if self.current > self.peak:
                 self.peak = self.current
                 self.peak_op = block.op
                 self.peak_module = module
                 if self.record_live:
                     self.peak_live = list(self.live.values())
+
+    def _transient(self, func, args, kwargs, out) -> None:
+        nbytes = round_allocation(int(self.workspace(func, args, kwargs, out)), self.round_to)
+        if nbytes <= 0:
+            return
+        module = self.module_stack[-1] if self.module_stack else ""
+        self.allocated += nbytes
+        self.num_allocations += 1
+        if self.timeline is not None:
+            self.timeline.append(("+", f"workspace:{func}", module, nbytes, self.current + nbytes))
+            self.timeline.append(("-", f"workspace:{func}", module, nbytes, self.current))
+        if self.current + nbytes > self.peak:
+            self.peak = self.current + nbytes
+            self.peak_op = f"workspace:{func}"
+            self.peak_module = module
+            if self.record_live:
+                self.peak_live = list(self.live.values()) + [
+                    LiveBlock(nbytes, f"workspace:{func}", module, (nbytes,), torch.uint8)]
 
     def close(self) -> None:
         """Stop reacting to frees (storages that outlive the trace die later, harmlessly)."""
@@ -216,12 +250,24 @@ class LiveBytesMode(TorchDispatchMode):
             # and differ, e.g. ``upsample_nearest2d.vec`` via an fp32 ``_unsafe_index``).
             with self:
                 return func._op_dk(_COMPOSITE, *args, **kwargs)
+        if func in _EXPAND_EXPLICIT:
+            with self:
+                return func._op_dk(_EXPLICIT, *args, **kwargs)
         out = func(*args, **kwargs)
         self._track(func, args, kwargs, out)
+        if self.workspace is not None:
+            self._transient(func, args, kwargs, out)
         return out
 
 
 _COMPOSITE = torch._C.DispatchKey.CompositeImplicitAutograd
+_EXPLICIT = torch._C.DispatchKey.CompositeExplicitAutograd
+
+#: Ops that CUDA runs through their ``CompositeExplicitAutograd`` kernel (no CUDA kernel of their own) but that have
+#: a shape-only Meta kernel, which would hide their intermediates: they are run through the composite kernel inside
+#: the mode. ``_safe_softmax`` (the math SDPA's softmax) = softmax + ``eq(-inf)`` (an N x N bool mask, live at the
+#: math-SDPA peak on the H100: 256 MiB at 512 x 512, batch 2) + ``all`` + ``where``.
+_EXPAND_EXPLICIT = frozenset({aten._safe_softmax.default})
 
 
 @functools.lru_cache(maxsize=None)
@@ -234,7 +280,8 @@ def _has_composite_kernel(func) -> bool:
 
 def trace_module(fn: Callable[[], Any], *, stage: str = "", sdpa_backend: str | None = "default",
                  root: nn.Module | None = None, params: dict[str, Any] | None = None,
-                 record_live: bool = True) -> TraceResult:
+                 record_live: bool = True, record_timeline: bool = False,
+                 workspace: WorkspaceFn | None = None) -> TraceResult:
     """Run ``fn()`` under ``torch.inference_mode()`` and :class:`LiveBytesMode`; return its live-bytes statistics.
 
     Everything ``fn`` reads (weights, inputs) must exist before the call: only tensors allocated inside are counted.
@@ -242,7 +289,8 @@ def trace_module(fn: Callable[[], Any], *, stage: str = "", sdpa_backend: str | 
     """
     names: dict[int, str] = {}
     handles = []
-    mode = LiveBytesMode(sdpa_backend=sdpa_backend, record_live=record_live, module_names=names)
+    mode = LiveBytesMode(sdpa_backend=sdpa_backend, record_live=record_live, module_names=names,
+                         record_timeline=record_timeline, workspace=workspace)
     if root is not None:
         names.update({id(m): n for n, m in root.named_modules()})
 
@@ -274,6 +322,7 @@ def trace_module(fn: Callable[[], Any], *, stage: str = "", sdpa_backend: str | 
         peak_module=mode.peak_module,
         live_at_peak=sorted(mode.peak_live, key=lambda b: -b.nbytes),
         params=dict(params or {}),
+        timeline=mode.timeline,
     )
 
 
@@ -303,83 +352,93 @@ def _latent_hw(height: int, width: int, factor: int = 8) -> tuple[int, int]:
     return height // factor, width // factor
 
 
-def trace_vae_decode(height: int, width: int, batch: int = 1, dtype: str | torch.dtype = torch.float16, *,
-                     attention: str = "sdpa", sdpa_backend: str | None = "default", tiling: bool = False,
-                     slicing: bool = False, vae: nn.Module | None = None) -> TraceResult:
-    """``vae.decode(z)`` of a ``batch x 4 x H/8 x W/8`` latent (the pipeline's decode stage)."""
-    dtype = resolve_dtype(dtype)
-    vae = vae if vae is not None else meta_components(dtype)["vae"]
+def _vae_stage(vae: nn.Module, call: Callable[[], Any], stage: str, attention: str, sdpa_backend: str | None,
+               tiling: bool, slicing: bool, params: dict[str, Any], record_timeline: bool,
+               workspace: WorkspaceFn | None) -> TraceResult:
     _set_attention(vae, "classic" if attention == "classic" else "sdpa")
     vae.use_tiling, vae.use_slicing = tiling, slicing
+    try:
+        return trace_module(call, stage=stage, sdpa_backend=sdpa_backend, root=vae, params=params,
+                            record_timeline=record_timeline, workspace=workspace)
+    finally:
+        vae.use_tiling = vae.use_slicing = False
+        _set_attention(vae, "sdpa")
+
+
+def trace_vae_decode(height: int, width: int, batch: int = 1, dtype: str | torch.dtype = torch.float16, *,
+                     attention: str = "sdpa", sdpa_backend: str | None = "default", tiling: bool = False,
+                     slicing: bool = False, vae: nn.Module | None = None, record_timeline: bool = False,
+                     workspace: WorkspaceFn | None = None) -> TraceResult:
+    """``vae.decode(z)`` of a ``batch x 4 x H/8 x W/8`` latent (the pipeline's decode stage).
+
+    ``attention``: ``"sdpa"`` or ``"classic"`` (the VAE's mid-block attention); ``tiling`` / ``slicing``: as
+    ``vae.enable_tiling()`` / ``vae.enable_slicing()``.
+    """
+    dtype = resolve_dtype(dtype)
+    vae = vae if vae is not None else meta_components(dtype)["vae"]
     factor = 2 ** (len(vae.config.block_out_channels) - 1)
     h, w = _latent_hw(height, width, factor)
     z = torch.empty(batch, vae.config.latent_channels, h, w, dtype=dtype, device="meta")
-    try:
-        return trace_module(lambda: vae.decode(z, return_dict=False)[0], stage="vae_decode",
-                            sdpa_backend=sdpa_backend, root=vae,
-                            params=dict(height=height, width=width, batch=batch, dtype=str(dtype),
-                                        attention=attention, sdpa_backend=sdpa_backend, tiling=tiling,
-                                        slicing=slicing))
-    finally:
-        vae.use_tiling = vae.use_slicing = False
+    params = dict(height=height, width=width, batch=batch, dtype=str(dtype), attention=attention,
+                  sdpa_backend=sdpa_backend, tiling=tiling, slicing=slicing)
+    return _vae_stage(vae, lambda: vae.decode(z, return_dict=False)[0], "vae_decode", attention, sdpa_backend,
+                      tiling, slicing, params, record_timeline, workspace)
 
 
 def trace_vae_encode(height: int, width: int, batch: int = 1, dtype: str | torch.dtype = torch.float16, *,
                      attention: str = "sdpa", sdpa_backend: str | None = "default", tiling: bool = False,
-                     slicing: bool = False, vae: nn.Module | None = None) -> TraceResult:
-    """``vae.encode(image)`` of a ``batch x 3 x H x W`` image (img2img's encode stage; the pipeline encodes the one
-    init image, batch 1, whatever ``num_images_per_prompt``)."""
+                     slicing: bool = False, vae: nn.Module | None = None, record_timeline: bool = False,
+                     workspace: WorkspaceFn | None = None) -> TraceResult:
+    """``vae.encode(image)`` of a ``batch x 3 x H x W`` image (img2img's encode stage; the pipeline encodes its one
+    init image with batch 1, whatever ``num_images_per_prompt``)."""
     dtype = resolve_dtype(dtype)
     vae = vae if vae is not None else meta_components(dtype)["vae"]
-    _set_attention(vae, "classic" if attention == "classic" else "sdpa")
-    vae.use_tiling, vae.use_slicing = tiling, slicing
     x = torch.empty(batch, vae.config.in_channels, height, width, dtype=dtype, device="meta")
-    try:
-        return trace_module(lambda: vae.encode(x, return_dict=False)[0], stage="vae_encode",
-                            sdpa_backend=sdpa_backend, root=vae,
-                            params=dict(height=height, width=width, batch=batch, dtype=str(dtype),
-                                        attention=attention, sdpa_backend=sdpa_backend, tiling=tiling,
-                                        slicing=slicing))
-    finally:
-        vae.use_tiling = vae.use_slicing = False
+    params = dict(height=height, width=width, batch=batch, dtype=str(dtype), attention=attention,
+                  sdpa_backend=sdpa_backend, tiling=tiling, slicing=slicing)
+    return _vae_stage(vae, lambda: vae.encode(x, return_dict=False)[0], "vae_encode", attention, sdpa_backend,
+                      tiling, slicing, params, record_timeline, workspace)
 
 
 def trace_unet_step(height: int, width: int, batch: int = 2, dtype: str | torch.dtype = torch.float16, *,
                     attention: str = "sdpa", sdpa_backend: str | None = "default", text_tokens: int = 77,
-                    unet: nn.Module | None = None) -> TraceResult:
+                    unet: nn.Module | None = None, record_timeline: bool = False,
+                    workspace: WorkspaceFn | None = None) -> TraceResult:
     """One ``unet(latents, t, encoder_hidden_states)`` call; ``batch`` is the UNet batch (2 x images with
-    classifier-free guidance)."""
+    classifier-free guidance). ``attention``: ``"sdpa"``, ``"classic"`` or ``"sliced"``."""
     dtype = resolve_dtype(dtype)
     unet = unet if unet is not None else meta_components(dtype)["unet"]
-    _set_attention(unet, attention)
     h, w = _latent_hw(height, width)
     sample = torch.empty(batch, unet.config.in_channels, h, w, dtype=dtype, device="meta")
     timestep = torch.empty((), dtype=torch.int64, device="meta")
     context = torch.empty(batch, text_tokens, unet.config.cross_attention_dim, dtype=dtype, device="meta")
+    params = dict(height=height, width=width, batch=batch, dtype=str(dtype), attention=attention,
+                  sdpa_backend=sdpa_backend)
+    _set_attention(unet, attention)
     try:
         return trace_module(lambda: unet(sample, timestep, encoder_hidden_states=context, return_dict=False)[0],
-                            stage="unet_step", sdpa_backend=sdpa_backend, root=unet,
-                            params=dict(height=height, width=width, batch=batch, dtype=str(dtype),
-                                        attention=attention, sdpa_backend=sdpa_backend))
+                            stage="unet_step", sdpa_backend=sdpa_backend, root=unet, params=params,
+                            record_timeline=record_timeline, workspace=workspace)
     finally:
         _set_attention(unet, "sdpa")
 
 
 def trace_text_encoder(batch: int = 1, dtype: str | torch.dtype = torch.float16, *, tokens: int = 77,
-                       sdpa_backend: str | None = "default", text_encoder: nn.Module | None = None) -> TraceResult:
-    """``text_encoder(input_ids)`` of ``batch x 77`` token ids (the pipeline encodes the prompt and, with guidance,
-    the negative prompt in two calls of ``num_images``... batch 1 each for one prompt)."""
+                       sdpa_backend: str | None = "default", text_encoder: nn.Module | None = None,
+                       record_timeline: bool = False, workspace: WorkspaceFn | None = None) -> TraceResult:
+    """``text_encoder(input_ids)`` of ``batch x 77`` token ids. The pipeline calls it once for the prompt and, with
+    guidance, once more for the negative prompt, each with batch = number of prompts (1 for one prompt)."""
     dtype = resolve_dtype(dtype)
     te = text_encoder if text_encoder is not None else meta_components(dtype)["text_encoder"]
     ids = torch.zeros(batch, tokens, dtype=torch.int64, device="meta")
+    params = dict(batch=batch, tokens=tokens, dtype=str(dtype), sdpa_backend=sdpa_backend)
     return trace_module(lambda: te(ids, attention_mask=None)[0], stage="text_encoder", sdpa_backend=sdpa_backend,
-                        root=te, params=dict(batch=batch, tokens=tokens, dtype=str(dtype),
-                                             sdpa_backend=sdpa_backend))
+                        root=te, params=params, record_timeline=record_timeline, workspace=workspace)
 
 
 def trace_safety_checker(batch: int = 1, dtype: str | torch.dtype = torch.float16, *, image_size: int = 224,
-                         sdpa_backend: str | None = "default",
-                         safety_checker: nn.Module | None = None) -> TraceResult:
+                         sdpa_backend: str | None = "default", safety_checker: nn.Module | None = None,
+                         record_timeline: bool = False, workspace: WorkspaceFn | None = None) -> TraceResult:
     """The GPU part of ``safety_checker.forward``: CLIP vision tower, projection and the two cosine-distance
     matrices (the rest of ``forward`` copies them to the CPU, which needs values and cannot run on ``meta``)."""
     from diffusers.pipelines.stable_diffusion.safety_checker import cosine_distance
@@ -393,7 +452,8 @@ def trace_safety_checker(batch: int = 1, dtype: str | torch.dtype = torch.float1
         return cosine_distance(embeds, sc.special_care_embeds), cosine_distance(embeds, sc.concept_embeds)
 
     return trace_module(run, stage="safety_checker", sdpa_backend=sdpa_backend, root=sc,
-                        params=dict(batch=batch, dtype=str(dtype), sdpa_backend=sdpa_backend))
+                        params=dict(batch=batch, dtype=str(dtype), sdpa_backend=sdpa_backend),
+                        record_timeline=record_timeline, workspace=workspace)
 
 
 def scaling_exponent(results: Iterable[TraceResult], key: Callable[[TraceResult], float]) -> float:

@@ -1,19 +1,43 @@
-"""Exact evaluation of an SD 1.5 configuration's expressions at one point, shaped as the API's result."""
+"""Exact evaluation of an SD 1.5 configuration at one point, shaped as the API's result.
+
+The expressions come from ``model.py``; their generated exact code is cached on disk (``symbolic.cache``), so a
+process that finds the cache warm evaluates them without importing SymPy.
+"""
 from __future__ import annotations
 
-from symbolic.numeric import exact
-from symbolic.pipelines.sd15.model import sd15_model
+from functools import lru_cache
+
+from symbolic.cache import load_or_build
+from symbolic.exact_runtime import as_integer, compile_exact, positional
+
+TOTALS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "weights_bytes")
+
+
+def _build(config) -> dict:
+    from symbolic.numeric import exact_source
+    from symbolic.pipelines.sd15.model import sd15_model
+    from symbolic.symbols import ARG_NAMES
+
+    model = sd15_model(config)
+    outputs = {"peak_allocated_bytes": model.peak_allocated, "peak_reserved_bytes": model.peak_reserved,
+               "nvidia_smi_bytes": model.nvidia_smi, "weights_bytes": model.weights}
+    outputs.update({f"stage:{stage.value}": expr for stage, expr in model.stage_peaks.items()})
+    return {"args": list(ARG_NAMES), "outputs": {name: exact_source(expr) for name, expr in outputs.items()}}
+
+
+@lru_cache(maxsize=None)
+def compiled(config) -> tuple[tuple[str, ...], dict]:
+    entry = load_or_build("sd15", repr(config), lambda: _build(config))
+    return tuple(entry["args"]), {name: compile_exact(src) for name, src in entry["outputs"].items()}
 
 
 def evaluate(config, values: dict[str, int]) -> dict:
-    model = sd15_model(config)
-    stages = {stage.value: exact(expr, **values) for stage, expr in model.stage_peaks.items()}
+    arg_names, functions = compiled(config)
+    args = positional(arg_names, values)
+    result = {name: as_integer(functions[name](*args)) for name in TOTALS}
+    stages = {name.split(":", 1)[1]: as_integer(fn(*args)) for name, fn in functions.items() if name.startswith("stage:")}
     peak_stage = max(stages, key=stages.get)
-    return {
-        "peak_allocated_bytes": exact(model.peak_allocated, **values),
-        "peak_reserved_bytes": exact(model.peak_reserved, **values),
-        "nvidia_smi_bytes": exact(model.nvidia_smi, **values),
-        "peak_stage": peak_stage,
-        "weights_bytes": exact(model.weights, **values),
-        "stages": stages,
-    }
+    return {"peak_allocated_bytes": result["peak_allocated_bytes"],
+            "peak_reserved_bytes": result["peak_reserved_bytes"],
+            "nvidia_smi_bytes": result["nvidia_smi_bytes"], "peak_stage": peak_stage,
+            "weights_bytes": result["weights_bytes"], "stages": stages}

@@ -1,0 +1,163 @@
+"""``python -m symbolic estimate MODEL ...``: peak GPU memory of one pipeline call."""
+from __future__ import annotations
+
+import itertools
+
+from symbolic.commands.common import integer, number, print_json
+from symbolic.units import GiB, format_bytes, parse_size
+
+NAME = "estimate"
+HELP = "peak GPU memory of one pipeline call (sd15, or a video model)"
+IMAGE_MODELS = ("sd15",)
+#: CLI names of the video pipelines (symbolic.pipelines.video_models).
+VIDEO_MODELS = ("cogvideox-2b", "cogvideox-5b", "wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "hunyuanvideo")
+SD15_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(IMAGE_MODELS + VIDEO_MODELS)}")
+    parser.add_argument("--task", default="img2img", choices=("img2img", "txt2img"), help="sd15 task (default img2img)")
+    parser.add_argument("--height", type=integer, default=None, help="image/video height in pixels (default 512 for sd15)")
+    parser.add_argument("--width", type=integer, default=None, help="image/video width in pixels (default 512 for sd15)")
+    parser.add_argument("--frames", type=integer, default=None, help="video frames (video models)")
+    parser.add_argument("--batch", type=integer, default=1, help="images per prompt (sd15) or videos (default 1)")
+    parser.add_argument("--guidance-scale", type=number, default=None,
+                        help="classifier-free guidance scale; > 1 doubles the denoiser batch (default 7.5 for sd15)")
+    parser.add_argument("--prompt-tokens", type=integer, default=77, help="prompt length in tokens (default 77)")
+    parser.add_argument("--long-prompt", action="store_true",
+                        help="sd15: encode ceil(L/75) chunks of 77 tokens instead of truncating to 77")
+    parser.add_argument("--attention", default="sdpa", choices=("sdpa", "classic"),
+                        help="sdpa: AttnProcessor2_0 (default); classic: AttnProcessor (baddbmm + softmax)")
+    parser.add_argument("--sdpa-backend", default="default", choices=("default", "flash", "efficient", "math"),
+                        help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel")
+    parser.add_argument("--dtype", default=None, help="fp16 (sd15 default), bf16, fp32")
+    parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
+                        help="none, vae_slicing, vae_tiling, attention_slicing (repeatable)")
+    parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
+    parser.add_argument("--devices", type=integer, default=1, help="video models: GPUs (default 1)")
+    parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
+                        help="video models: how the work is split over --devices")
+    parser.add_argument("--gpu-memory", default=None, metavar="SIZE",
+                        help="a GPU's memory, e.g. 12GiB or 24GB: say whether the run fits, and which switches make it fit")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def sd15_kwargs(args) -> dict:
+    options = tuple(o for o in (args.memory_option or ()) if o != "none")
+    for option in options:
+        if option not in SD15_OPTIONS:
+            raise ValueError(f"--memory-option: must be one of {', '.join(SD15_OPTIONS)}, got {option!r}")
+    if args.frames is not None:
+        raise ValueError("--frames: sd15 makes images; leave --frames out")
+    return {"height": 512 if args.height is None else args.height, "width": 512 if args.width is None else args.width,
+            "task": args.task, "num_images_per_prompt": args.batch,
+            "guidance_scale": 7.5 if args.guidance_scale is None else args.guidance_scale,
+            "prompt_tokens": args.prompt_tokens, "attention": args.attention, "sdpa_backend": args.sdpa_backend,
+            "dtype": args.dtype or "fp16", "memory_options": options, "safety_checker": not args.no_safety_checker,
+            "long_prompt": args.long_prompt}
+
+
+def render_table(result: dict, title: str) -> str:
+    lines = [title, f"{'stage':<18}{'peak allocated':>16}", "-" * 34]
+    for stage, value in result["stages"].items():
+        marker = "  <- peak" if stage == result["peak_stage"] else ""
+        lines.append(f"{stage:<18}{value / GiB:>12.3f} GiB{marker}")
+    lines.append("-" * 34)
+    lines.append(f"{'weights':<18}{result['weights_bytes'] / GiB:>12.3f} GiB  (parameters and buffers)")
+    lines.append(f"{'peak allocated':<18}{result['peak_allocated_bytes'] / GiB:>12.3f} GiB  (torch.cuda.max_memory_allocated)")
+    lines.append(f"{'peak reserved':<18}{result['peak_reserved_bytes'] / GiB:>12.3f} GiB  (caching allocator segments)")
+    lines.append(f"{'nvidia-smi':<18}{result['nvidia_smi_bytes'] / GiB:>12.3f} GiB  (reserved + CUDA context)")
+    return "\n".join(lines)
+
+
+def fitting_switches(kwargs: dict, budget: int, limit: int = 5) -> list[dict]:
+    """Switch sets (alone, then in pairs and triples) under which the run's nvidia-smi bytes fit ``budget``."""
+    from symbolic.pipelines.sd15.api import estimate_sd15
+
+    switches = ["vae_slicing", "vae_tiling", "attention_slicing", "no_safety_checker"]
+    if kwargs["attention"] == "classic" or kwargs["sdpa_backend"] == "math":
+        switches.append("default_sdpa")
+    if kwargs["dtype"] == "fp32":
+        switches.append("fp16")
+    found = []
+    for size in range(1, len(switches) + 1):
+        for combo in itertools.combinations(switches, size):
+            if any(set(f["switches"]) <= set(combo) for f in found):
+                continue  # a subset already fits: the larger set adds nothing
+            trial = dict(kwargs, memory_options=tuple(kwargs["memory_options"]))
+            options = set(trial["memory_options"])
+            for switch in combo:
+                if switch == "no_safety_checker":
+                    trial["safety_checker"] = False
+                elif switch == "default_sdpa":
+                    trial.update(attention="sdpa", sdpa_backend="default")
+                elif switch == "fp16":
+                    trial["dtype"] = "fp16"
+                else:
+                    options.add(switch)
+            trial["memory_options"] = tuple(sorted(options))
+            if trial == kwargs:
+                continue
+            result = estimate_sd15(**trial)
+            if result["nvidia_smi_bytes"] <= budget:
+                found.append({"switches": list(combo), "nvidia_smi_bytes": result["nvidia_smi_bytes"],
+                              "peak_allocated_bytes": result["peak_allocated_bytes"]})
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def run(args) -> int:
+    model = args.model.lower()
+    budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
+    if model in IMAGE_MODELS:
+        from symbolic.pipelines.sd15.api import estimate_sd15
+
+        kwargs = sd15_kwargs(args)
+        result = estimate_sd15(**kwargs)
+        title = (f"sd15 {kwargs['task']} {kwargs['height']}x{kwargs['width']} batch {kwargs['num_images_per_prompt']}"
+                 f" guidance {kwargs['guidance_scale']} {kwargs['dtype']} attention={kwargs['attention']}"
+                 f"/{kwargs['sdpa_backend']} options={','.join(kwargs['memory_options']) or 'none'}")
+        switcher = (lambda: fitting_switches(kwargs, budget))
+    elif model in VIDEO_MODELS:
+        result, title = run_video(args, model)
+        switcher = (lambda: [])
+    else:
+        raise ValueError(f"MODEL: unknown model {args.model!r}; choose one of {', '.join(IMAGE_MODELS + VIDEO_MODELS)}")
+    if budget is not None:
+        fits = result["nvidia_smi_bytes"] <= budget
+        result = dict(result, gpu_memory_bytes=budget, fits=fits)
+        if not fits:
+            result["switches_that_fit"] = switcher()
+    if args.json:
+        print_json(result)
+        return 0
+    print(render_table(result, title))
+    if budget is not None:
+        verdict = "fits" if result["fits"] else "does NOT fit"
+        print(f"\n{format_bytes(result['nvidia_smi_bytes'])} needed: {verdict} in {format_bytes(budget)}")
+        if not result["fits"]:
+            if result.get("switches_that_fit"):
+                print("switches that make it fit:")
+                for option in result["switches_that_fit"]:
+                    print(f"  {' + '.join(option['switches']):<45} {format_bytes(option['nvidia_smi_bytes'])}")
+            else:
+                print("no combination of switches makes it fit")
+    return 0
+
+
+def run_video(args, model: str):
+    from symbolic.pipelines.video_models import estimate_video_pipeline
+
+    if args.frames is None or args.height is None or args.width is None:
+        raise ValueError("--frames, --height, --width: required for video models")
+    options = tuple(o for o in (args.memory_option or ()) if o != "none")
+    kwargs = {"frames": args.frames, "height": args.height, "width": args.width, "batch": args.batch,
+              "memory_options": options, "devices": args.devices, "parallel": args.parallel}
+    if args.guidance_scale is not None:
+        kwargs["guidance_scale"] = args.guidance_scale
+    if args.dtype is not None:
+        kwargs["dtype"] = args.dtype
+    result = estimate_video_pipeline(model, **kwargs)
+    title = f"{model} {args.frames} frames {args.height}x{args.width} batch {args.batch}"
+    return result, title

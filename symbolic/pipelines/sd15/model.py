@@ -22,6 +22,7 @@ from symbolic.pipelines.sd15 import unet_activations  # noqa: F401
 from symbolic.pipelines.sd15 import vae_decoder_activations  # noqa: F401
 from symbolic.pipelines.sd15 import safety_checker_activations  # noqa: F401
 # isort: on
+from symbolic.algebra import maximum
 from symbolic.pipelines.sd15.config import SD15Config
 from symbolic.pipelines.sd15.registry import SD15_TERMS
 from symbolic.pipelines.sd15.weights import load_replay
@@ -85,7 +86,7 @@ class SD15Model:
     @cached_property
     def transients(self) -> dict[Stage, sp.Expr]:
         """Each stage's peak minus the resident bytes."""
-        return {stage: sp.Max(*self.moments(stage).values()) for stage in self.stages}
+        return {stage: maximum(*self.moments(stage).values()) for stage in self.stages}
 
     @cached_property
     def stage_peaks(self) -> dict[Stage, sp.Expr]:
@@ -94,7 +95,7 @@ class SD15Model:
 
     @cached_property
     def peak_allocated(self) -> sp.Expr:
-        return self.resident + sp.Max(*self.transients.values())
+        return self.resident + maximum(*self.transients.values())
 
     @cached_property
     def weights_segment_slack(self) -> int:
@@ -106,7 +107,7 @@ class SD15Model:
         """``max_memory_reserved``: the peak stage plus what the allocator keeps cached beside it."""
         cached = self.weights_segment_slack + RESERVED_CACHE_BYTES
         fragmentation = sp.floor(RESERVED_DECODE_FRACTION * self.transients[Stage.VAE_DECODE])
-        return self.resident + cached + fragmentation + sp.Max(*self.transients.values())
+        return self.resident + cached + fragmentation + maximum(*self.transients.values())
 
     @cached_property
     def nvidia_smi(self) -> sp.Expr:

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "symbolic.commands.asymptotics",
     "symbolic.commands.fit",
     "symbolic.commands.video_latent",
+    "symbolic.commands.report",
 )
 
 USAGE_ERROR = 2

@@ -3,8 +3,9 @@
 * ``exact_function(expr)``: Python source generated from the expression and evaluated with Python ``int`` and
   ``fractions.Fraction`` (floor and ceiling exact), so a byte count of any size comes out as an exact integer: no
   float rounding and no int64 overflow.
-* ``vector_function(expr)``: ``sympy.lambdify(..., cse=True)`` into NumPy, for grids of millions of points
-  (float64: exact below 2**53 bytes, i.e. 8 PiB).
+* ``vector_function(expr)``: the expression compiled for NumExpr (one fused, multi-threaded pass over the arrays,
+  no temporaries) when ``numexpr`` is installed, else ``sympy.lambdify(..., cse=True)`` into NumPy; for grids of
+  millions of points (float64: exact below 2**53 bytes, i.e. 8 PiB).
 * ``scalar_function(expr)``: the same expression lambdified for Python's ``math`` module (the honest scalar path the
   benchmark compares against).
 
@@ -82,6 +83,71 @@ class _VectorPrinter(NumPyPrinter):
         return code
 
 
+class _NumExprPrinter(PythonCodePrinter):
+    """A NumExpr expression string: every number a float (NumExpr's integers are 32/64-bit and would overflow)."""
+
+    def _print_Integer(self, expr):
+        return f"{expr.p}.0"
+
+    def _print_Rational(self, expr):
+        return f"({expr.p}.0 / {expr.q}.0)"
+
+    def _print_Half(self, expr):
+        return "0.5"
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_floor(self, expr):
+        return f"floor({self._print(expr.args[0])})"
+
+    def _print_ceiling(self, expr):
+        return f"ceil({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        return self._fold("maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._fold("minimum", expr.args)
+
+    def _fold(self, function, args):
+        code = self._print(args[0])
+        for arg in args[1:]:
+            code = f"{function}({code}, {self._print(arg)})"
+        return code
+
+    def _print_Piecewise(self, expr):
+        code = self._print(expr.args[-1].expr)
+        for branch in reversed(expr.args[:-1]):
+            code = f"where({self._print(branch.cond)}, {self._print(branch.expr)}, {code})"
+        return code
+
+    def _print_Or(self, expr):
+        return "(" + " | ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_And(self, expr):
+        return "(" + " & ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Pow(self, expr, rational=False):
+        base, exponent = expr.args
+        return f"({self._print(base)})**({self._print(exponent)})"
+
+
+def _numexpr_function(expr: sp.Expr):
+    import numexpr
+    import numpy
+
+    source = _NumExprPrinter().doprint(_with_identifiers(expr))
+    used = [i for i, name in enumerate(_ARG_IDENTIFIERS) if name in source]
+
+    def evaluate(*args):
+        local = {_ARG_IDENTIFIERS[i]: numpy.asarray(args[i], dtype=numpy.float64) for i in used}
+        return numexpr.evaluate(source, local_dict=local)
+
+    evaluate.source = source
+    return evaluate
+
+
 def exact_source(expr: sp.Expr) -> str:
     """The Python source of the exact function of ``expr`` (used by the on-disk cache)."""
     body = _ExactPrinter({"fully_qualified_modules": False}).doprint(_with_identifiers(expr))
@@ -95,8 +161,23 @@ def exact_function(expr: sp.Expr):
 
 
 @lru_cache(maxsize=None)
-def vector_function(expr: sp.Expr):
-    """A NumPy function of all ``ARG_ORDER`` arguments; broadcasts over arrays."""
+def vector_function(expr: sp.Expr, backend: str = "auto"):
+    """A vectorised function of all ``ARG_ORDER`` arguments; broadcasts over arrays, returns float64.
+    ``backend``: ``numexpr``, ``numpy`` or ``auto`` (NumExpr when installed)."""
+    if backend not in ("auto", "numexpr", "numpy"):
+        raise ValueError(f"backend: must be auto, numexpr or numpy, got {backend!r}")
+    if backend in ("auto", "numexpr"):
+        try:
+            return _numexpr_function(expr)
+        except ImportError:
+            if backend == "numexpr":
+                raise
+    return numpy_function(expr)
+
+
+@lru_cache(maxsize=None)
+def numpy_function(expr: sp.Expr):
+    """``lambdify`` into NumPy with common-subexpression elimination."""
     return sp.lambdify(_RENAME.values(), _with_identifiers(expr), modules="numpy", printer=_VectorPrinter, cse=True)
 
 

@@ -13,7 +13,9 @@ _EXPORTS = {
     "estimate_video_latent_memory": "symbolic.video.latent",
     "estimate_video_latent_memory_preset": "symbolic.video.latent",
     "VIDEO_PRESETS": "symbolic.video.presets",
-    "estimate_sd15": "symbolic.pipelines.sd15_api",
+    "estimate_sd15": "symbolic.pipelines.sd15.api",
+    "estimate_video_pipeline": "symbolic.pipelines.video_models",
+    "plan": "symbolic.planning",
     "validate_rows": "symbolic.validate",
 }
 

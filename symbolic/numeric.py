@@ -63,6 +63,13 @@ class _ExactPrinter(PythonCodePrinter):
             return f"(_F(1) / ({self._print(base)}) ** {-exponent.p})"
         return super()._print_Pow(expr, rational=rational)
 
+    def _print_Mul(self, expr):
+        # Python's / on two ints is a float: divide a Fraction instead, so T / s stays exact at any size.
+        numerator, denominator = expr.as_numer_denom()
+        if denominator != 1:
+            return f"(_F({self._print(numerator)}) / ({self._print(denominator)}))"
+        return super()._print_Mul(expr)
+
     def _print_Float(self, expr):
         raise TypeError(f"exact evaluation refuses a float constant ({expr}); use sympy.Rational")
 
@@ -213,8 +220,14 @@ def arguments(values: Mapping[str, object]) -> list:
     return positional(ARG_NAMES, values)
 
 
+@lru_cache(maxsize=None)
+def _needed(expr: sp.Expr) -> tuple[str, ...]:
+    free = expr.free_symbols
+    return tuple(n for n, s in zip(ARG_NAMES, ARG_ORDER) if s in free)
+
+
 def _require(expr: sp.Expr, values: Mapping[str, object]) -> None:
-    missing = [n for n, s in zip(ARG_NAMES, ARG_ORDER) if s in expr.free_symbols and n not in values]
+    missing = [n for n in _needed(expr) if n not in values]
     if missing:
         raise ValueError(f"missing value(s) for symbol(s): {', '.join(missing)}")
 

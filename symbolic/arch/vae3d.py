@@ -26,6 +26,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.algebra import maximum
 from symbolic.arch.tensors import Tensor, conv2d, linear, norm
 from symbolic.arch.video_transformer import conv3d
 
@@ -534,6 +535,6 @@ class HunyuanVideoVAE:
         return {
             "upsample": up + prior,
             "mid_attention": mid + prior,
-            "postprocess": sp.Max(B * b * 64 * area_factor * (n_tiles * tile_out + 3 * frames_out),
+            "postprocess": maximum(B * b * 64 * area_factor * (n_tiles * tile_out + 3 * frames_out),
                                   3 * B * b * 64 * h * w * 3 * frames_out),
         }

@@ -28,6 +28,7 @@ import sympy as sp
 
 from symbolic.algebra import maximum
 from symbolic.arch.tensors import Tensor, conv2d, linear, norm
+from symbolic.kernels import math_sdpa
 from symbolic.arch.video_transformer import conv3d
 
 FP32 = 4
@@ -58,6 +59,8 @@ class DecodeShape:
     b: int | sp.Expr
     backend: str = "flash"
     tiling: bool = False
+    #: bytes per element as a number (the decode's float32 upcasts depend on it even when ``b`` is a symbol)
+    b_value: int = 2
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -383,7 +386,7 @@ class WanVAE:
         out_px = B * top * b * 3
         held_tiles = out_px * frames * tiles_area
         F = self.frames_per_level(first=False)[-1]
-        upcast = 2 if b < FP32 else 1
+        upcast = 2 if z.b_value < FP32 else 1
         caches = B * th * tw * self._cache_units(self.cache_frames) * b
         prior = out_px * th * tw * frames                   # ``out`` so far and the previous chunk's ``out_``
         head = B * th * tw * top * F * (3 * c_top * b + upcast * c_top * FP32 + FP32)
@@ -495,7 +498,7 @@ class HunyuanVideoVAE:
           every earlier tile's decoded output (kept whole: ``decoded[:, :, 1:]`` is a view).
         * ``mid_attention``: ``prepare_causal_attention_mask`` over the tile's N = f x h x w tokens: the bool
           ``x <= y``, then the float32 ``torch.where`` result and its cast (N^2 x (4 + b)); under the math backend
-          instead the mask, its ``repeat_interleave`` copy and two float32 score matrices.
+          instead the mask, its ``repeat_interleave`` copy and ``kernels.math_sdpa`` (float32 scores, softmax, mask).
         * ``postprocess``: all tiles plus the concatenated output, or 3 x output in ``postprocess_video``.
         With ``vae_tiling`` each temporal tile is further cut into 32 x 32 latent spatial tiles (stride 24).
         """
@@ -526,7 +529,7 @@ class HunyuanVideoVAE:
                       + c * (F_top + 2) * (8 * th + 2) * (8 * tw + 2))
         n_mid = f * px
         if z.backend == "math":
-            mid = B * (2 * n_mid ** 2 * b + 2 * n_mid ** 2 * FP32)
+            mid = B * 2 * n_mid ** 2 * b + math_sdpa(B * n_mid ** 2, B * n_mid * rev[0])
         else:
             mid = B * n_mid ** 2 * (FP32 + b)
         mid += B * b * px * f * rev[0] * 3

@@ -237,7 +237,8 @@ def transformer_moments(config: VideoConfig) -> dict[str, sp.Expr]:
 def decode_shape(config: VideoConfig) -> DecodeShape:
     lh, lw = latent_hw()
     return DecodeShape(B, latent_frames(config), lh, lw, config.bytes_of(config.vae_dtype),
-                       "math" if config.attention == "math" else "flash", config.has("vae_tiling"))
+                       "math" if config.attention == "math" else "flash", config.has("vae_tiling"),
+                       BYTES_PER_ELEMENT[config.vae_dtype])
 
 
 @lru_cache(maxsize=None)
@@ -935,7 +936,7 @@ def published_figures() -> list[dict]:
          "memory_options": ("cpu_offload", "vae_tiling"), "published_gb": 11, "unit": "GiB (max_memory_allocated)",
          "source": "diffusers CogVideoX docs: model CPU offload + pipe.vae.enable_tiling()",
          "comparable": True, "note": "model CPU offload and VAE tiling"},
-        {"model": "wan2.1-t2v-1.3b", "frames": 81, "height": 480, "width": 832, "dtype": "bf16",
+        {"model": "wan2.1-t2v-1.3b", "frames": 81, "height": 480, "width": 832, "dtype": None,
          "memory_options": ("cpu_offload", "text_encoder_cpu"), "published_gb": 8.19, "unit": "GB (VRAM)",
          "source": "Wan-Video/Wan2.1 README: T2V-1.3B at 480P with --offload_model True --t5_cpu",
          "comparable": False, "note": "Wan's own code base (not diffusers): its own VAE and offload; compared "

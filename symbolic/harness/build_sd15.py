@@ -47,7 +47,44 @@ DTYPES: dict[str, torch.dtype] = {
 
 TASKS = ("img2img", "txt2img")
 
-BOS_TOKEN = "<|startoftext|>"
+#: Tiny configs (same classes, a few hundred thousand parameters) for CPU tests and smoke runs of the harness:
+#: a two-level UNet, a four-level VAE (scale factor 8, as SD 1.5: same latent sizes), a 2-layer text encoder and
+#: safety checker.
+TINY_CONFIG_OVERRIDES: dict[str, dict[str, Any]] = {
+    "unet": {
+        "block_out_channels": [32, 64],
+        "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+        "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
+        "layers_per_block": 1,
+        "cross_attention_dim": 32,
+        "attention_head_dim": 4,
+        "norm_num_groups": 8,
+        "sample_size": 16,
+    },
+    "vae": {
+        "block_out_channels": [8, 16, 16, 16],
+        "layers_per_block": 1,
+        "norm_num_groups": 8,
+        "sample_size": 32,
+    },
+    "text_encoder": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "vocab_size": 1000,
+        "projection_dim": 32,
+        "bos_token_id": 512 + 10,  # ids of <|startoftext|>, <|endoftext|> in the vocabulary of build_tokenizer
+        "eos_token_id": 512 + 11,
+    },
+    "safety_checker": {
+        "projection_dim": 32,
+        "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+                          "num_hidden_layers": 2, "patch_size": 32},
+    },
+}
+
+BOS_TOKEN = "<|startoftext|>"  # token ids: 512 + len(_DEMO_MERGES) and one more
 EOS_TOKEN = "<|endoftext|>"
 
 #: A few BPE merges on top of the 512 byte-level symbols, so the tokenizer exercises its merge path.
@@ -178,13 +215,13 @@ def build_feature_extractor(config: Mapping[str, Any] | None = None):
     which avoids the warning. Either way the processing runs on the CPU; the pipeline moves ``pixel_values`` to the
     device.
     """
+    import importlib.util
+
     import transformers
 
-    try:
-        import torchvision  # noqa: F401
-
+    if importlib.util.find_spec("torchvision") is not None:
         cls = transformers.CLIPImageProcessor
-    except ImportError:
+    else:
         cls = getattr(transformers, "CLIPImageProcessorPil", transformers.CLIPImageProcessor)
     return cls(**dict(config or {}))
 

@@ -172,8 +172,9 @@ class LiveBytesMode(TorchDispatchMode):
 
     def _track(self, func, args, kwargs, out) -> None:
         inputs = {t.untyped_storage()._cdata for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
-        for t in tree_leaves(out):
-            if not isinstance(t, torch.Tensor) or t.is_sparse:
+        host_side = _HOST_SIDE_OUTPUTS.get(func, ())
+        for i, t in enumerate(tree_leaves(out)):
+            if not isinstance(t, torch.Tensor) or t.is_sparse or i in host_side:
                 continue
             storage = t.untyped_storage()
             key = storage._cdata
@@ -263,10 +264,17 @@ class LiveBytesMode(TorchDispatchMode):
 _COMPOSITE = torch._C.DispatchKey.CompositeImplicitAutograd
 _EXPLICIT = torch._C.DispatchKey.CompositeExplicitAutograd
 
+#: Outputs of fused attention ops that CUDA keeps on the host without dropout (the philox seed and offset scalars:
+#: ``at::empty({}, at::kLong)`` on the CPU), while their meta kernels return meta tensors: not counted.
+_HOST_SIDE_OUTPUTS = {
+    aten._scaled_dot_product_efficient_attention.default: (2, 3),
+    aten._scaled_dot_product_flash_attention.default: (6, 7),
+}
+
 #: Ops that CUDA runs through their ``CompositeExplicitAutograd`` kernel (no CUDA kernel of their own) but that have
 #: a shape-only Meta kernel, which would hide their intermediates: they are run through the composite kernel inside
 #: the mode. ``_safe_softmax`` (the math SDPA's softmax) = softmax + ``eq(-inf)`` (an N x N bool mask, live at the
-#: math-SDPA peak on the H100: 256 MiB at 512 x 512, batch 2) + ``all`` + ``where``.
+#: math-SDPA peak on the H100: 256 MiB at 512 x 512, batch 2) + ``all`` + a masked fill.
 _EXPAND_EXPLICIT = frozenset({aten._safe_softmax.default})
 
 
@@ -307,6 +315,7 @@ def trace_module(fn: Callable[[], Any], *, stage: str = "", sdpa_backend: str | 
         with torch.inference_mode(), mode:
             out = fn()
             end = mode.current
+        mode.close()  # the outputs die after the stage: not part of its record
         del out
     finally:
         for h in handles:

@@ -8,8 +8,8 @@ Rules modelled (constants named as in the C++ source):
   request rounded up to ``kRoundLarge`` = 2 MiB;
 * a request takes the smallest cached free block that fits (best fit); a block is split only if the remainder is
   at least 512 bytes (small pool) or more than 1 MiB (large pool): otherwise the whole block is handed out and
-  *counted as allocated*. That un-split remainder is why loading 1,370 M fp16 parameters allocates ~43 MB more
-  than 2 bytes x parameters (data/measurements/sd15_h100.csv, first row: 2,783,117,312 bytes).
+  *counted as allocated*. That un-split remainder is why loading 1,370 M fp16 parameters allocates ~30 MB more
+  than 2 bytes x parameters (the replay; the measured load is 12 MB more again) (data/measurements/sd15_h100.csv, first row: 2,783,117,312 bytes).
 """
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if not getattr(args, "_run", None):
             parser.print_help()
-            return USAGE_ERROR
+            raise UsageError("a COMMAND is required (listed above; python -m symbolic COMMAND --help)")
         return int(args._run(args) or 0)
     except (UsageError, ValueError) as exc:
         message = " ".join(str(exc).split())  # one line

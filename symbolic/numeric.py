@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
+from symbolic.algebra import rebuild
 from symbolic.exact_runtime import as_integer, compile_exact, positional
 from symbolic.symbols import ARG_NAMES, ARG_ORDER
 
@@ -30,7 +31,60 @@ _RENAME = dict(zip(ARG_ORDER, (sp.Symbol(n, **s.assumptions0) for n, s in zip(_A
 
 
 def _with_identifiers(expr: sp.Expr) -> sp.Expr:
-    return sp.sympify(expr).xreplace(_RENAME)
+    return rebuild(sp.sympify(expr), _RENAME)
+
+
+class _RatioFloor(sp.Function):
+    """floor(numerator / denominator), kept as two arguments so that float code divides once, exactly-rounded."""
+
+
+class _RatioCeiling(sp.Function):
+    """ceiling(numerator / denominator), as ``_RatioFloor``."""
+
+
+def _as_ratio(node: sp.Expr) -> sp.Expr:
+    if isinstance(node, (sp.floor, sp.ceiling)):
+        numerator, denominator = sp.together(node.args[0]).as_numer_denom()
+        return (_RatioFloor if isinstance(node, sp.floor) else _RatioCeiling)(numerator, denominator)
+    return node
+
+
+def _for_floats(expr: sp.Expr) -> sp.Expr:
+    """The expression for the float paths: identifiers renamed, and every floor / ceiling argument put over a common
+    denominator. With an integer numerator (exact in float64 below 2**53) one correctly rounded division lands on
+    the right side of every integer, where a sum of rounded fractions (``T/4 - 1/4``) or common subexpressions
+    computed apart may not."""
+    return rebuild(sp.sympify(expr), _RENAME, _as_ratio)
+
+
+class _SingleDivision:
+    """For float printers: print ``(p/q) * x`` as ``(p * x) / q``, one correctly rounded division, so that floor and
+    ceiling of a value that is exactly an integer stay exact (``ceiling(L/75)`` at L = 525 is 7, where
+    ``ceil((1/75) * 525)`` is 8)."""
+
+    def _print_Mul(self, expr):
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff.is_Rational and coeff.q != 1 and rest != 1:
+            return f"(({self._print(coeff.p * rest)}) / {self._print(sp.Integer(coeff.q))})"
+        return super()._print_Mul(expr)
+
+    def _ratio(self, expr) -> str:
+        numerator, denominator = expr.args
+        if denominator == 1:
+            return self._print(numerator)
+        return f"(({self._print(numerator)}) / ({self._print(denominator)}))"
+
+    def _print__RatioFloor(self, expr):
+        return f"{self._module_format(self._floor_function)}({self._ratio(expr)})"
+
+    def _print__RatioCeiling(self, expr):
+        return f"{self._module_format(self._ceiling_function)}({self._ratio(expr)})"
+
+
+class _ScalarPrinter(_SingleDivision, PythonCodePrinter):
+    """Python ``math`` source for the scalar path."""
+
+    _floor_function, _ceiling_function = "math.floor", "math.ceil"
 
 
 class _ExactPrinter(PythonCodePrinter):
@@ -74,8 +128,10 @@ class _ExactPrinter(PythonCodePrinter):
         raise TypeError(f"exact evaluation refuses a float constant ({expr}); use sympy.Rational")
 
 
-class _VectorPrinter(NumPyPrinter):
+class _VectorPrinter(_SingleDivision, NumPyPrinter):
     """NumPy source where Max/Min broadcast element-wise (NumPyPrinter's amax needs equal shapes)."""
+
+    _floor_function, _ceiling_function = "numpy.floor", "numpy.ceil"
 
     def _print_Max(self, expr):
         return self._fold("numpy.maximum", expr.args)
@@ -90,8 +146,13 @@ class _VectorPrinter(NumPyPrinter):
         return code
 
 
-class _NumExprPrinter(PythonCodePrinter):
+class _NumExprPrinter(_SingleDivision, PythonCodePrinter):
     """A NumExpr expression string: every number a float (NumExpr's integers are 32/64-bit and would overflow)."""
+
+    _floor_function, _ceiling_function = "floor", "ceil"
+
+    def _module_format(self, name, register=True):
+        return name
 
     def _print_Integer(self, expr):
         return f"{expr.p}.0"
@@ -147,7 +208,7 @@ def _numexpr_function(expr: sp.Expr):
     import numpy
 
     printer = _NumExprPrinter()
-    replacements, (reduced,) = sp.cse(_with_identifiers(expr), symbols=sp.numbered_symbols("_cse"))
+    replacements, (reduced,) = sp.cse(_for_floats(expr), symbols=sp.numbered_symbols("_cse"))
     steps = [(str(name), printer.doprint(value)) for name, value in replacements]
     final = printer.doprint(reduced)
     source = "; ".join(f"{name} = {code}" for name, code in steps + [("result", final)])
@@ -156,8 +217,9 @@ def _numexpr_function(expr: sp.Expr):
     def evaluate(*args):
         local = {_ARG_IDENTIFIERS[i]: numpy.asarray(args[i], dtype=numpy.float64) for i in used}
         for name, code in steps:
-            local[name] = numexpr.evaluate(code, local_dict=local)
-        return numexpr.evaluate(final, local_dict=local)
+            local[name] = numexpr.evaluate(code, local_dict=local, optimization="none")
+        # optimization="none": NumExpr's other levels turn x / q into x * (1 / q), which breaks exact division.
+        return numexpr.evaluate(final, local_dict=local, optimization="none")
 
     evaluate.source = source
     return evaluate
@@ -192,14 +254,23 @@ def vector_function(expr: sp.Expr, backend: str = "auto"):
 
 @lru_cache(maxsize=None)
 def numpy_function(expr: sp.Expr):
-    """``lambdify`` into NumPy with common-subexpression elimination."""
-    return sp.lambdify(_RENAME.values(), _with_identifiers(expr), modules="numpy", printer=_VectorPrinter, cse=True)
+    """``lambdify`` into NumPy with common-subexpression elimination; arguments are cast to float64 first, so integer
+    arrays cannot overflow int64."""
+    import numpy
+
+    function = sp.lambdify(_RENAME.values(), _for_floats(expr), modules="numpy", printer=_VectorPrinter, cse=True)
+
+    def evaluate(*args):
+        return function(*(numpy.asarray(a, dtype=numpy.float64) for a in args))
+
+    return evaluate
 
 
 @lru_cache(maxsize=None)
 def scalar_function(expr: sp.Expr):
     """A function of all ``ARG_ORDER`` arguments over Python floats, through the ``math`` module."""
-    return sp.lambdify(_RENAME.values(), _with_identifiers(expr), modules="math", cse=True)
+    return sp.lambdify(_RENAME.values(), _for_floats(expr), modules="math",
+                       printer=_ScalarPrinter({"fully_qualified_modules": False}), cse=True)
 
 
 def specialize(expr: sp.Expr, **values) -> sp.Expr:

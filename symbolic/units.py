@@ -36,8 +36,8 @@ def parse_size(text: str, *, argument: str = "size") -> int:
             f"{argument}: cannot read {text!r} as a memory size; use e.g. 12GiB, 24GB, 512MiB or a byte count"
         )
     value = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if value <= 0:
-        raise ValueError(f"{argument}: must be positive, got {text!r}")
+    if value < 1:
+        raise ValueError(f"{argument}: must be at least one byte, got {text!r}")
     return int(value)
 
 

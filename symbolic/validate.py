@@ -32,8 +32,15 @@ class RowResult:
 def _int(row: dict, column: str, line: int) -> int:
     try:
         return int(float(row[column]))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"row {line}: column {column!r} must be a number, got {row[column]!r}") from None
+
+
+def _measured(row: dict, column: str, line: int) -> int:
+    value = _int(row, column, line)
+    if value <= 0:
+        raise ValueError(f"row {line}: column {column!r} must be a positive byte count, got {row[column]!r}")
+    return value
 
 
 def parse_inputs(row: dict, line: int) -> dict:
@@ -88,12 +95,12 @@ def validate_rows(rows: list[dict]) -> list[RowResult]:
         result = RowResult(inputs, estimate)
         for column, key in TOTALS.items():
             if row.get(column):
-                result.measured[column] = _int(row, column, line)
+                result.measured[column] = _measured(row, column, line)
                 result.errors[column] = estimate[key] / result.measured[column] - 1
         for stage in STAGES:
             column = f"stage_{stage}_peak"
             if row.get(column) and stage in estimate["stages"]:
-                result.measured[column] = _int(row, column, line)
+                result.measured[column] = _measured(row, column, line)
                 result.errors[column] = estimate["stages"][stage] / result.measured[column] - 1
         if "peak_allocated_bytes" in result.measured:
             result.baseline_bytes = seed_formula_bytes(inputs["height"], inputs["width"], inputs["prompt_tokens"],

@@ -231,10 +231,6 @@ def test_vector_backend_is_checked():
         numeric.vector_function(H, "fortran")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "symbolic/numeric.py numpy_function: lambdify into NumPy keeps integer inputs as int64, so integer arrays "
-    "overflow silently (H**3*W**3 at 10**4 gives 2003764205206896640 instead of 1e24), although vector_function "
-    "promises float64; numexpr (not a declared dependency) casts to float64 and is right."))
 def test_numpy_backend_returns_float64_for_integer_arrays():
     expr = H**3 * W**3
     got = numeric.vector_function(expr, "numpy")(*numeric.arguments({"H": np.array([10**4]), "W": np.array([10**4])}))
@@ -255,11 +251,6 @@ ROUNDING_CASES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "symbolic/numeric.py float printers (_NumExprPrinter, _VectorPrinter via NumPyPrinter, and the math lambdify) "
-    "print a Rational coefficient as a float reciprocal, ceiling(L/75) -> ceil((1.0/75.0)*L), so floor/ceiling of "
-    "a value that is exactly an integer can land one off (L=525 gives 8 chunks, not 7); the module promises float64 "
-    "exactness below 2**53. Printing p*x/q (one correctly rounded division) would fix it."))
 @pytest.mark.parametrize("path", list(FLOAT_PATHS))
 @pytest.mark.parametrize("case", list(ROUNDING_CASES))
 def test_float_paths_round_exact_multiples(case, path):
@@ -270,10 +261,6 @@ def test_float_paths_round_exact_multiples(case, path):
     assert float(FLOAT_PATHS[path](expr, numeric.arguments(values))) == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "same bug as test_float_paths_round_exact_multiples, seen through the SD 1.5 model: long_prompt=True, "
-    "L=525 tokens, 512x512: numeric.vector gives a text-encoder stage peak of 2,808,899,258 bytes (8 chunks), "
-    "numeric.exact (and the API) 2,808,662,714 (7 chunks)"))
 def test_sd15_long_prompt_vector_at_chunk_boundary():
     from symbolic.terms import Stage
 

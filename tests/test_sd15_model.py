@@ -302,15 +302,10 @@ BAD_INPUTS = [
 ]
 
 
-NOT_VALIDATED = pytest.mark.xfail(strict=True, reason=(
-    "symbolic/pipelines/sd15/config.py SD15Config.__post_init__ calls frozenset(self.memory_options) unguarded "
-    "(memory_options=None or 5 -> TypeError: object is not iterable) and never checks framework "
-    "(framework='x' -> AttributeError: 'str' object has no attribute 'cublas_workspace_bytes' when the terms bind); "
-    "the API's rule is a ValueError naming the argument"))
 BAD_INPUTS += [
-    pytest.param({"memory_options": None}, "memory_options", marks=NOT_VALIDATED),
-    pytest.param({"memory_options": 5}, "memory_options", marks=NOT_VALIDATED),
-    pytest.param({"framework": "x"}, "framework", marks=NOT_VALIDATED),
+    ({"memory_options": None}, "memory_options"),
+    ({"memory_options": 5}, "memory_options"),
+    ({"framework": "x"}, "framework"),
 ]
 
 

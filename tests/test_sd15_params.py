@@ -104,21 +104,7 @@ def test_real_modules_have_the_measured_counts(real_tensors, component):
     assert sum(math.prod(shape) for shape, _ in real_tensors[component]) == MEASURED_COUNTS[component]
 
 
-@pytest.mark.parametrize("component", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=reason)) for c, reason in {
-        "unet": "symbolic/arch/unet2d.py UNet2DCondition.tensors lists mid_block before up_blocks; diffusers "
-                "registers up_blocks (an nn.ModuleList created in __init__ before mid_block is assigned) first, "
-                "so .to() moves up_blocks before mid_block (first difference at index 252)",
-        "vae": "symbolic/arch/autoencoder_kl.py AutoencoderKL.tensors = encoder + quant_conv + decoder + "
-               "post_quant_conv; AutoencoderKL registers encoder, decoder, quant_conv, post_quant_conv (index 106)",
-        "vae.decoder": "symbolic/arch/autoencoder_kl.py decoder_tensors lists mid_block before up_blocks; diffusers' "
-                       "Decoder registers conv_in, up_blocks, mid_block (index 2)",
-        "text_encoder": "symbolic/arch/clip.py CLIPText.tensors puts the position_ids buffer last; nn.Module._apply "
-                        "moves it with the embeddings module, right after the two embedding weights (index 2)",
-        "safety_checker": "symbolic/arch/clip.py SafetyChecker.tensors puts class_embedding before the "
-                          "patch_embedding conv; _apply visits the child conv first (index 0)",
-    }.items()
-] + ["vae.encoder"])
+@pytest.mark.parametrize("component", ["unet", "vae", "vae.decoder", "text_encoder", "safety_checker", "vae.encoder"])
 def test_order_matches_module_to(real_tensors, component):
     """symbolic/arch promises the order ``nn.Module.to()`` allocates tensors in (the allocator replay of the weights'
     load depends on it): the real post-order walk of ``build_sd15.tensor_sizes``."""

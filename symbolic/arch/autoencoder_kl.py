@@ -44,6 +44,28 @@ class AutoencoderKL:
     @cached_property
     def encoder_tensors(self) -> list[Tensor]:
         """Encoder plus ``quant_conv`` (what ``vae.encode`` runs)."""
+        return self._encoder + self._quant_conv
+
+    @cached_property
+    def decoder_tensors(self) -> list[Tensor]:
+        """Decoder plus ``post_quant_conv`` (what ``vae.decode`` runs)."""
+        return self._decoder + self._post_quant_conv
+
+    @property
+    def tensors(self) -> list[Tensor]:
+        """In ``.to()`` order: AutoencoderKL registers encoder, decoder, quant_conv, post_quant_conv."""
+        return self._encoder + self._decoder + self._quant_conv + self._post_quant_conv
+
+    @property
+    def _quant_conv(self) -> list[Tensor]:
+        return conv2d("quant_conv", 2 * self.latent_channels, 2 * self.latent_channels, 1)
+
+    @property
+    def _post_quant_conv(self) -> list[Tensor]:
+        return conv2d("post_quant_conv", self.latent_channels, self.latent_channels, 1)
+
+    @cached_property
+    def _encoder(self) -> list[Tensor]:
         ch = self.channels
         out = conv2d("encoder.conv_in", self.config["in_channels"], ch[0], 3)
         c_prev = ch[0]
@@ -54,15 +76,13 @@ class AutoencoderKL:
                 out += conv2d(f"encoder.down_blocks.{i}.downsamplers.0.conv", c, c, 3)
             c_prev = c
         out += mid_block("encoder.mid_block", ch[-1])
-        out += norm("encoder.conv_norm_out", ch[-1]) + conv2d("encoder.conv_out", ch[-1], 2 * self.latent_channels, 3)
-        return out + conv2d("quant_conv", 2 * self.latent_channels, 2 * self.latent_channels, 1)
+        return out + norm("encoder.conv_norm_out", ch[-1]) + conv2d(
+            "encoder.conv_out", ch[-1], 2 * self.latent_channels, 3)
 
     @cached_property
-    def decoder_tensors(self) -> list[Tensor]:
-        """Decoder plus ``post_quant_conv`` (what ``vae.decode`` runs)."""
+    def _decoder(self) -> list[Tensor]:
         rev = self.channels[::-1]
         out = conv2d("decoder.conv_in", self.latent_channels, rev[0], 3)
-        out += mid_block("decoder.mid_block", rev[0])
         c_prev = rev[0]
         for i, c in enumerate(rev):
             for j in range(self.layers_per_block + 1):
@@ -70,9 +90,7 @@ class AutoencoderKL:
             if i < len(rev) - 1:
                 out += conv2d(f"decoder.up_blocks.{i}.upsamplers.0.conv", c, c, 3)
             c_prev = c
-        out += norm("decoder.conv_norm_out", rev[-1]) + conv2d("decoder.conv_out", rev[-1], self.config["out_channels"], 3)
-        return out + conv2d("post_quant_conv", self.latent_channels, self.latent_channels, 1)
-
-    @property
-    def tensors(self) -> list[Tensor]:
-        return self.encoder_tensors + self.decoder_tensors
+        # Decoder assigns its up_blocks ModuleList before mid_block: .to() moves them first.
+        out += mid_block("decoder.mid_block", rev[0])
+        return out + norm("decoder.conv_norm_out", rev[-1]) + conv2d(
+            "decoder.conv_out", rev[-1], self.config["out_channels"], 3)

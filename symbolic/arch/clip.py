@@ -42,12 +42,13 @@ class CLIPText:
     @cached_property
     def tensors(self) -> list[Tensor]:
         d = self.hidden
+        # nn.Module._apply: a module's children, then its own parameters, then its buffers (position_ids).
         out = [Tensor("embeddings.token_embedding.weight", (self.config["vocab_size"], d)),
-               Tensor("embeddings.position_embedding.weight", (self.max_tokens, d))]
+               Tensor("embeddings.position_embedding.weight", (self.max_tokens, d)),
+               Tensor("embeddings.position_ids", (1, self.max_tokens), floating=False)]
         for i in range(self.layers):
             out += encoder_layer(f"encoder.layers.{i}", d, self.intermediate)
-        out += norm("final_layer_norm", d)
-        return out + [Tensor("embeddings.position_ids", (1, self.max_tokens), floating=False)]
+        return out + norm("final_layer_norm", d)
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,16 @@ class SafetyChecker:
     @cached_property
     def tensors(self) -> list[Tensor]:
         d, v = self.hidden, self.vision
-        out = [Tensor("vision_model.embeddings.class_embedding", (d,))]
-        out += conv2d("vision_model.embeddings.patch_embedding", v["num_channels"], d, v["patch_size"], bias=False)
-        out += [Tensor("vision_model.embeddings.position_embedding.weight", (self.tokens, d))]
+        # nn.Module._apply: the embeddings' children (patch conv, position embedding), then its own parameter
+        # (class_embedding), then its buffer (position_ids).
+        out = conv2d("vision_model.embeddings.patch_embedding", v["num_channels"], d, v["patch_size"], bias=False)
+        out += [Tensor("vision_model.embeddings.position_embedding.weight", (self.tokens, d)),
+                Tensor("vision_model.embeddings.class_embedding", (d,)),
+                Tensor("vision_model.embeddings.position_ids", (1, self.tokens), floating=False)]
         out += norm("vision_model.pre_layrnorm", d)
         for i in range(self.layers):
             out += encoder_layer(f"vision_model.encoder.layers.{i}", d, self.intermediate)
         out += norm("vision_model.post_layernorm", d)
-        out += [Tensor("vision_model.embeddings.position_ids", (1, self.tokens), floating=False)]
         proj = int(self.config["projection_dim"])
         concepts, special = int(self.config["concept_embeds"]), int(self.config["special_care_embeds"])
         out += linear("visual_projection", d, proj, bias=False)

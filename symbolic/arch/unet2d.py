@@ -80,9 +80,6 @@ class UNet2DCondition:
             if i < len(ch) - 1:
                 out += conv2d(f"{block}.downsamplers.0.conv", ch[i], ch[i], 3)
             c_prev = ch[i]
-        mid = ch[-1]
-        out += transformer_2d("mid_block.attentions.0", mid, cross)
-        out += resnet_block("mid_block.resnets.0", mid, mid, temb) + resnet_block("mid_block.resnets.1", mid, mid, temb)
         rev = ch[::-1]
         prev_out = rev[0]
         for i, block_type in enumerate(self.config["up_block_types"]):
@@ -99,6 +96,10 @@ class UNet2DCondition:
             if i < len(rev) - 1:
                 out += conv2d(f"{block}.upsamplers.0.conv", c_out, c_out, 3)
             prev_out = c_out
+        # UNet2DConditionModel assigns its up_blocks ModuleList before mid_block: .to() moves them first.
+        mid = ch[-1]
+        out += transformer_2d("mid_block.attentions.0", mid, cross)
+        out += resnet_block("mid_block.resnets.0", mid, mid, temb) + resnet_block("mid_block.resnets.1", mid, mid, temb)
         out += norm("conv_norm_out", ch[0]) + conv2d("conv_out", ch[0], self.config["out_channels"], 3)
         return out
 

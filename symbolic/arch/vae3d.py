@@ -39,11 +39,23 @@ def _c3(name: str, c_in: int, c_out: int, k: int | tuple[int, int, int] = 3) -> 
     return conv3d(name, c_in, c_out, kernel)
 
 
+def floor_div(k: sp.Expr, n: int) -> sp.Expr:
+    """floor(k / n) for an integer k and a constant n. When n is not a power of two it is written
+    floor((k + 1/2) / n): equal for every integer k, and the float (NumPy) path, which multiplies by an inexact 1/n,
+    then never lands on an integer boundary."""
+    return sp.floor(k / n) if n & (n - 1) == 0 else sp.floor((k + sp.Rational(1, 2)) / n)
+
+
+def ceil_div(k: sp.Expr, n: int) -> sp.Expr:
+    """ceiling(k / n) for an integer k and a constant n (see ``floor_div``)."""
+    return sp.ceiling(k / n) if n & (n - 1) == 0 else floor_div(k + n - 1, n)
+
+
 def tiles_extent(size: sp.Expr, tile: int, stride: int) -> sp.Expr:
     """Sum of the tile extents along one axis when ``range(0, size, stride)`` tiles of ``tile`` are cut (each
     interior overlap counted twice): size + (tile - stride) x (number of tiles - 1), the tiles' total area being
     the product over both axes."""
-    count = sp.ceiling(sp.sympify(size) / stride)
+    count = ceil_div(sp.sympify(size), stride)
     return size + (tile - stride) * (count - 1)
 
 
@@ -231,7 +243,7 @@ class CogVideoXVAE:
         moments = {
             "first_batch": first,
             "second_batch": sp.Min(1, sp.floor(t / 4)) * second,
-            "last_batch": sp.Min(1, sp.floor(t / 6)) * last,
+            "last_batch": sp.Min(1, floor_div(t, 6)) * last,
             "postprocess": 3 * out_px * h * w * total_frames + held_tiles,
         }
         return moments
@@ -521,7 +533,7 @@ class HunyuanVideoVAE:
         area_top = 4 ** (last_up + 1)
         px = th * tw
         tile_out = 3 * (1 + 4 * (f - 1))                     # decoded frames x RGB of one temporal tile
-        prior_tiles = framewise * sp.floor((t - self.tile_frames - 1) / self.tile_frame_stride)
+        prior_tiles = framewise * floor_div(t - self.tile_frames - 1, self.tile_frame_stride)
         prior = B * b * 64 * area_factor * tile_out * prior_tiles
         if z.tiling:                                         # the spatial tiles of the current temporal tile
             prior += B * b * 64 * area_factor * tile_out
@@ -534,7 +546,7 @@ class HunyuanVideoVAE:
             mid = B * n_mid ** 2 * (FP32 + b)
         mid += B * b * px * f * rev[0] * 3
         frames_out = 1 + 4 * (t - 1)
-        n_tiles = framewise * sp.ceiling(t / self.tile_frame_stride) + (1 - framewise)
+        n_tiles = framewise * ceil_div(t, self.tile_frame_stride) + (1 - framewise)
         return {
             "upsample": up + prior,
             "mid_attention": mid + prior,

@@ -5,7 +5,8 @@ from symbolic.commands.common import print_json_line
 from symbolic.units import GiB
 
 NAME = "validate"
-HELP = "predict every row of a measurement CSV and compare with its measured columns"
+HELP = ("predict every row of a measurement CSV and compare with its measured columns "
+        "(exit status 1 when a row misses the accuracy bars)")
 
 
 def add_arguments(parser) -> None:
@@ -61,4 +62,4 @@ def run(args) -> int:
     print(f"{verdict}: {len(results)} rows; peak_allocated median |err| {alloc['median_abs_error'] * 100:.2f}%, "
           f"max {alloc['max_abs_error'] * 100:.2f}% (seed f(): median "
           f"{summary['seed_formula_peak_allocated']['median_abs_error'] * 100:.1f}%)" if alloc else verdict)
-    return 0
+    return 0 if verdict == "PASS" else 1

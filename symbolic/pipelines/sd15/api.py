@@ -37,7 +37,7 @@ def make_config(task="img2img", attention="sdpa", sdpa_backend="default", memory
         memory_options = (memory_options,)
     extra = {} if framework is None else {"framework": framework}
     return SD15Config(task=task, attention=attention, sdpa_backend=sdpa_backend,
-                      memory_options=frozenset(memory_options), dtype=dtype, safety_checker=safety_checker,
+                      memory_options=memory_options, dtype=dtype, safety_checker=safety_checker,
                       long_prompt=long_prompt, **extra)
 
 

@@ -36,11 +36,16 @@ class SD15Config:
         choice(self.task, "task", TASKS)
         choice(self.attention, "attention", ATTENTION)
         choice(self.sdpa_backend, "sdpa_backend", SDPA_BACKENDS)
+        if isinstance(self.memory_options, str) or not isinstance(self.memory_options, (frozenset, set, tuple, list)):
+            raise ValueError(f"memory_options: must be a collection of option names ({', '.join(MEMORY_OPTIONS)}), "
+                             f"got {self.memory_options!r}")
         options = frozenset(self.memory_options)
         for option in options:
             choice(option, "memory_option", MEMORY_OPTIONS + ("none",))
         object.__setattr__(self, "memory_options", frozenset(options - {"none"}))
         object.__setattr__(self, "dtype", canonical_dtype(self.dtype, allowed=DTYPES))
+        if not isinstance(self.framework, Framework):
+            raise ValueError(f"framework: must be a symbolic.framework.Framework, got {self.framework!r}")
         if not isinstance(self.safety_checker, bool):
             raise ValueError(f"safety_checker: must be True or False, got {self.safety_checker!r}")
         if not isinstance(self.long_prompt, bool):

@@ -1,0 +1,29 @@
+"""``python -m symbolic report [--out report] [--no-pdf]``: execute the derivation notebook and write the report."""
+from __future__ import annotations
+
+import sys
+
+NAME = "report"
+HELP = ("execute notebooks/derivation.ipynb headless and write the derivation report (HTML with MathML, LaTeX, PDF, "
+        "figures, manifest.json)")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--out", default="report", metavar="DIR", help="output directory (default: report)")
+    parser.add_argument("--no-pdf", action="store_true", help="skip pdflatex (HTML, LaTeX and figures only)")
+    parser.add_argument("--notebook", default=None, metavar="PATH",
+                        help="the notebook to execute (default: notebooks/derivation.ipynb)")
+
+
+def run(args) -> int:
+    from symbolic import report
+
+    notebook = args.notebook or report.NOTEBOOK
+    try:
+        report.build(args.out, pdf=not args.no_pdf, notebook=notebook)
+    except report.ReportError:
+        raise  # one line, exit 2 (cli.main)
+    except RuntimeError as exc:
+        print(f"symbolic: report failed: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,207 @@
+"""The derivation report (``python -m symbolic report``): fresh, offline-renderable, with a PDF, reproducible.
+
+(a) ``report/manifest.json`` matches the current inputs (package sources, notebook, measurements) and the committed
+    outputs; (b) the HTML renders its equations as MathML in Chromium with the network off, with no TeX left over
+    and no remote script or stylesheet; (c) the PDF's text holds the peak equation; (d) two HTML builds in a row
+    give the same bytes.
+
+(b)-(d) need Chromium, pdftotext and the report extra (nbclient, nbconvert, ipykernel): they skip when one is
+missing, unless ``SYMBOLIC_REQUIRE_REPORT_TOOLS=1`` (CI), where a missing tool fails the test.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from symbolic.report import MANIFEST, REPO_ROOT, input_digest
+
+REPORT = REPO_ROOT / "report"
+STALE = "report is stale: run python -m symbolic report"
+REQUIRE = os.environ.get("SYMBOLIC_REQUIRE_REPORT_TOOLS") == "1"
+
+
+def _need(what: str, available: bool) -> None:
+    if available:
+        return
+    message = f"{what} not available (scripts/setup-system.sh installs it; pip install -e '.[report]')"
+    if REQUIRE:
+        pytest.fail(f"SYMBOLIC_REQUIRE_REPORT_TOOLS=1 but {message}")
+    pytest.skip(message)
+
+
+def _tool(*names: str) -> str | None:
+    return next((shutil.which(n) for n in names if shutil.which(n)), None)
+
+
+def _manifest() -> dict:
+    path = REPORT / MANIFEST
+    if not path.is_file():
+        pytest.fail(f"{STALE} (no {path.relative_to(REPO_ROOT)})")
+    return json.loads(path.read_text())
+
+
+# --- (a) staleness ----------------------------------------------------------------------------------------------
+
+def test_report_is_fresh():
+    manifest = _manifest()
+    assert manifest["input_digest"] == input_digest(), f"{STALE} (inputs changed since the last build)"
+    for name, sha in manifest["outputs"].items():
+        path = REPORT / name
+        assert path.is_file(), f"{STALE} ({name} is missing)"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha, f"{STALE} ({name} differs from the manifest)"
+    expected = {"derivation.html", "derivation.tex", "derivation.pdf"}
+    assert expected <= set(manifest["outputs"]), f"{STALE} (outputs missing from the manifest)"
+    figures = {f"figures/{p.name}" for p in (REPORT / "figures").glob("*.png")}
+    assert figures and figures <= set(manifest["outputs"]), f"{STALE} (figures not in the manifest)"
+
+
+# --- (b) the HTML renders offline ------------------------------------------------------------------------------------
+
+REMOTE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""", re.IGNORECASE)
+
+
+def test_html_references_nothing_remote():
+    html = (REPORT / "derivation.html").read_text(encoding="utf-8")
+    assert not REMOTE.findall(html), "the HTML loads a remote script / stylesheet / image"
+    assert not re.search(r"@import\s+(url\()?[\"']?(https?:)?//", html), "the HTML's CSS imports a remote stylesheet"
+    assert "mathjax" not in html.lower(), "MathJax is referenced (equations must be MathML)"
+    assert html.count("<math") > 20
+
+
+def _dom_text(dom: str) -> str:
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.DOTALL | re.IGNORECASE)
+    dom = re.sub(r"<img\b[^>]*>", " ", dom)
+    return re.sub(r"<[^>]+>", " ", dom)
+
+
+def test_html_renders_math_offline_in_chromium(tmp_path):
+    chromium = _tool("chromium", "chromium-browser", "google-chrome")
+    _need("chromium", chromium is not None)
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
+               "--virtual-time-budget=5000", "--dump-dom", (REPORT / "derivation.html").as_uri()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    match = re.search(r'data-math-rendered="(\d+)"', dom)
+    assert match, "the page's script did not record data-math-rendered (did it load?)"
+    assert int(match.group(1)) > 20, f"only {match.group(1)} <math> elements have a non-zero size"
+    text = _dom_text(dom)
+    assert "$$" not in text, "raw $$ TeX left in the page's text"
+    assert "\\frac" not in text and "\\begin{" not in text, "raw TeX commands left in the page's text"
+
+
+# --- (c) the PDF -----------------------------------------------------------------------------------------------------
+
+def test_pdf_contains_the_peak_equation():
+    pdftotext = _tool("pdftotext")
+    _need("pdftotext (poppler-utils)", pdftotext is not None)
+    pdf = REPORT / "derivation.pdf"
+    assert pdf.is_file(), f"{STALE} (no derivation.pdf)"
+    text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "peak_allocated" in text.replace(" ", "") or "peak allocated" in text
+    assert "max" in text
+    for term in ("vae_decoder_upsample_conv_output", "unet_skip_connections", "safety_checker_weights"):
+        assert term in text.replace("\n", ""), f"term {term} missing from the PDF text"
+    assert "Validation against measurements" in text
+
+
+# --- (d) determinism -------------------------------------------------------------------------------------------------
+
+def test_html_build_is_deterministic(tmp_path):
+    """Two builds in a row (--no-pdf) give byte-identical HTML, LaTeX and PNG files (slow-ish: two notebook runs,
+    well under a minute once the package's cache is warm)."""
+    _need("nbclient / nbconvert / ipykernel",
+          all(importlib.util.find_spec(m) for m in ("nbclient", "nbconvert", "ipykernel", "nbformat")))
+    outputs = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        result = subprocess.run([sys.executable, "-m", "symbolic", "report", "--out", str(out), "--no-pdf"],
+                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(out)
+    first, second = outputs
+    names = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+    assert {"derivation.html", "derivation.tex", "manifest.json"} <= set(names)
+    assert any(n.startswith("figures/") and n.endswith(".png") for n in names)
+    assert names == sorted(p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file())
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between two builds"
+    assert not (first / "derivation.pdf").exists()
+
+
+def test_missing_pdflatex_is_a_one_line_error(tmp_path, monkeypatch):
+    _need("nbclient / nbconvert / ipykernel",
+          all(importlib.util.find_spec(m) for m in ("nbclient", "nbconvert", "ipykernel", "nbformat")))
+    env = dict(os.environ, PATH=str(tmp_path))  # no pdflatex on this PATH
+    result = subprocess.run([sys.executable, "-m", "symbolic", "report", "--out", str(tmp_path / "out")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pdflatex" in lines[0] and "texlive-latex-base" in lines[0], result.stderr
+    assert not (tmp_path / "out" / "derivation.html").exists()
+
+
+# --- the display helpers (no tools needed) -------------------------------------------------------------------------
+
+def test_equations_render_as_mathml_and_latex_from_one_expression():
+    import sympy as sp
+
+    from symbolic import report_render as rr
+    from symbolic.symbols import H, N, b
+
+    expr = 16384 * N * b * sp.floor(H / 8)
+    eq = rr.Equation(rr.term_symbol("vae_decoder_upsample_interpolate"), expr)
+    html, latex = eq._repr_html_(), eq._repr_latex_()
+    assert html.count("<math") == 1 and "vae_decoder_upsample_interpolate" in html and "\\" not in html
+    assert latex.startswith("$$") and latex.endswith("$$") and sp.latex(expr) in latex
+    assert r"\mathrm{vae\_decoder\_upsample\_interpolate}" in latex
+    long = rr.MaxEquation(rr.term_symbol("peak"), [H * k for k in range(1, 4)], ["a", "b", "c"], head=rr.R)
+    assert long._repr_html_().count("<mtr>") == 4 and r"\begin{aligned}" in long._repr_latex_()
+
+
+def test_dominance_is_coefficientwise_for_both_guidance_values():
+    from symbolic import report_render as rr
+    from symbolic.symbols import G, N, b
+
+    assert rr.dominates(4 * N * b * (2081 * G * rr.h * rr.w + 14784 * G), 4 * N * b * (961 * G * rr.h * rr.w + 14784 * G))
+    assert not rr.dominates(4 * N * b * (2081 * G * rr.h * rr.w), 4 * N * b * (801 * G * rr.h * rr.w + 27104 * G))
+    assert rr.dominates(3 * N * b, (G - 1) * N * b)     # G - 1 <= 1 < 3 for G in {1, 2}
+
+
+def test_closed_form_keeps_the_peak():
+    import random
+
+    from symbolic import report_render as rr
+    from symbolic.numeric import exact
+    from symbolic.pipelines.sd15.api import make_config
+    from symbolic.pipelines.sd15.model import sd15_model
+    from symbolic.symbols import H, W
+
+    model = sd15_model(make_config())
+    form = rr.closed_form(model)
+    assert any(p.dominated_by for p in form.pieces) and form.kept
+    closed = form.expr.xreplace({rr.h: H / 8, rr.w: W / 8})
+    rng = random.Random(1)
+    for _ in range(20):
+        point = dict(H=8 * rng.randint(1, 400), W=8 * rng.randint(1, 400), N=rng.randint(1, 3), G=rng.randint(1, 2),
+                     L=77, b=2)
+        assert exact(closed, **point) == exact(model.peak_allocated, **point)
+
+
+def test_markdown_and_text_escape_for_latex():
+    from symbolic import report_render as rr
+
+    latex = rr.markdown_to_latex("## Title_x\n\nSome `code_y` and *it* & 50% $5.\n\n- a\n- b\n")
+    assert r"\section{Title\_x}" in latex and r"\texttt{code\_\allowbreak{}y}" in latex
+    assert r"\& 50\% \$5" in latex and r"\begin{itemize}" in latex
+    assert rr.latex_escape("a_b{c}^~\\") == r"a\_b\{c\}\textasciicircum{}\textasciitilde{}\textbackslash{}"

@@ -65,6 +65,11 @@ PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
 ATTENTION_BACKENDS = ("default", "flash", "math")
 STAGES = (Stage.TEXT_ENCODER, Stage.TRANSFORMER_STEP, Stage.VAE_DECODE)
 COMPONENTS = ("transformer", "text_encoder", "vae")
+#: The moments of the transformer step and of the decode (each model has a subset of them).
+TRANSFORMER_MOMENTS = ("feedforward", "attention", "rotary", "qk_norm", "cross_attention", "single_rotary",
+                       "single_attention", "dual_feedforward")
+DECODE_MOMENTS = ("first_batch", "second_batch", "last_batch", "frame_head", "frame_conv", "first_frame",
+                  "upsample", "mid_attention", "postprocess")
 
 #: ``max_memory_reserved`` over ``max_memory_allocated``: the caching allocator keeps freed segments that later,
 #: larger blocks cannot reuse. Assumption carried over from the SD 1.5 fit (``symbolic/pipelines/sd15/model.py``:
@@ -477,14 +482,14 @@ def offload_text_encoder(config):
 
 
 @VIDEO_TERMS.register("offload.transformer_weights", category=Category.WEIGHTS, stage=Stage.TRANSFORMER_STEP,
-                      source="diffusers DiffusionPipeline.enable_model_cpu_offload")
+                      source="diffusers DiffusionPipeline.enable_model_cpu_offload", moments=TRANSFORMER_MOMENTS)
 def offload_transformer(config):
     """With model CPU offload the denoising loop holds the transformer only."""
     return _weight_term("transformer", Stage.TRANSFORMER_STEP, True)(config)
 
 
 @VIDEO_TERMS.register("offload.vae_weights", category=Category.WEIGHTS, stage=Stage.VAE_DECODE,
-                      source="diffusers DiffusionPipeline.enable_model_cpu_offload")
+                      source="diffusers DiffusionPipeline.enable_model_cpu_offload", moments=DECODE_MOMENTS)
 def offload_vae(config):
     """With model CPU offload the decode holds the VAE only (the transformer was moved back when the VAE's hook
     fired)."""
@@ -536,8 +541,6 @@ def text_encoder_kept(config):
 
 
 # --- transformer step ---------------------------------------------------------------------------------------------
-TRANSFORMER_MOMENTS = ("feedforward", "attention", "rotary", "qk_norm", "cross_attention", "single_rotary",
-                       "single_attention", "dual_feedforward")
 
 
 @VIDEO_TERMS.register("transformer.step_inputs", category=Category.ACTIVATIONS, stage=Stage.TRANSFORMER_STEP,
@@ -618,8 +621,6 @@ _register_moment("dual_feedforward", """HunyuanVideo dual-stream block: the vide
 
 
 # --- VAE decode ---------------------------------------------------------------------------------------------------
-DECODE_MOMENTS = ("first_batch", "second_batch", "last_batch", "frame_head", "frame_conv", "first_frame",
-                  "upsample", "mid_attention", "postprocess")
 
 
 @VIDEO_TERMS.register("vae.latents", category=Category.ACTIVATIONS, stage=Stage.VAE_DECODE,

@@ -57,7 +57,8 @@ main { max-width: 1100px; margin: 0 auto; }
 .sym-small { font-size: 0.85em; color: #444; }
 .jp-RenderedHTMLCommon table.sym-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; table-layout: auto; }
 .jp-RenderedHTMLCommon table.sym-table th, .jp-RenderedHTMLCommon table.sym-table td {
-  border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; max-width: 40em; }
+  border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: left; vertical-align: top; max-width: 40em;
+  overflow-wrap: anywhere; }
 .jp-RenderedHTMLCommon table.sym-table td.sym-num { text-align: right; font-variant-numeric: tabular-nums; }
 .jp-RenderedHTMLCommon table.sym-table caption { caption-side: top; font-size: 0.9em; color: #444; text-align: left; }
 .sym-figure img { max-width: 100%; }

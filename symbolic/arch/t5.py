@@ -20,6 +20,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.algebra import maximum
 from symbolic.arch.tensors import Tensor, linear
 
 
@@ -82,17 +83,22 @@ class T5Encoder:
         return out
 
     def activation_bytes(self, batch: sp.Expr, tokens: int, b: sp.Expr, wo_fp32: bool) -> sp.Expr:
-        """Live bytes at the peak of one encoder call (inside a block's gated feed-forward), read off
-        modeling_t5.py / modeling_umt5.py and checked with a meta-device trace (transformers 5.x, SDPA attention):
+        """Live bytes at the peak of one encoder call, read off modeling_t5.py / modeling_umt5.py (transformers 5.x,
+        SDPA attention) and matched to a meta-device trace:
 
-        * position bias: the ``relative_attention_bias`` embedding output (L, L, heads) and, in UMT5, the permuted
-          (batch, heads, L, L) copy each layer computes;
-        * gated FF: ``wi_0`` output, its GELU, ``wi_1`` output and their product (4 x L x d_ff);
-        * residual stream, the layer-norm output and the token embeddings (3 x L x d_model); when ``wo`` is fp32
-          (fp16 load) the FF output and the residual sum are fp32 (2 x L x d_model x 4 bytes).
+        * ``feedforward`` (T5's peak): the position bias that block 0 computes and passes to every block
+          (L x L x heads), the gated FF's five L x d_ff tensors (``wi_0`` output, its GELU, ``wi_1`` output, the
+          product, and ``wo``'s input cast or buffer), and the residual stream: four L x d_model tensors, or, when
+          ``wo`` is fp32 (fp16 load), two in the model dtype and two float32 (the fp32 FF output promotes the
+          residual sum).
+        * ``attention`` (UMT5's peak): UMT5 recomputes the bias in every layer: the embedding output (L, L, heads)
+          and its permuted (batch, heads, L, L) copy, next to seven L x d_model tensors (embeddings, normed input,
+          q, k, v, output and its reshaped copy) and the float32 log-sum-exp.
         """
         L, d = tokens, self.d_model
-        bias = self.heads * L * L * b * (batch + 1 if self.is_umt5 else 1)
-        ff = 4 * batch * L * self.d_ff * b
-        stream = 3 * batch * L * d * b + (2 * batch * L * d * 4 if wo_fp32 else 0)
-        return bias + ff + stream
+        stream = (2 * batch * L * d * b + 2 * batch * L * d * 4) if wo_fp32 else 4 * batch * L * d * b
+        ff = 5 * batch * L * self.d_ff * b + stream
+        if not self.is_umt5:
+            return self.heads * L * L * b + ff
+        attention = (1 + batch) * self.heads * L * L * b + 7 * batch * L * d * b + batch * self.heads * L * 4
+        return maximum(ff, attention)

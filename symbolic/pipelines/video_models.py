@@ -75,7 +75,8 @@ DECODE_MOMENTS = ("first_batch", "second_batch", "last_batch", "frame_head", "fr
 #: larger blocks cannot reuse. Assumption carried over from the SD 1.5 fit (``symbolic/pipelines/sd15/model.py``:
 #: 241 MiB of cached small segments plus 16/25 of the largest stage transient), not validated on video pipelines:
 #: ``peak_reserved = peak_allocated + weights' segment slack + RESERVED_CACHE_BYTES
-#: + RESERVED_TRANSIENT_FRACTION x (the largest stage transient)``.
+#: + RESERVED_TRANSIENT_FRACTION x (the largest stage activation)``, a stage's activation being its peak minus the
+#: weights resident then (offloaded weights are moved, not allocated as activations).
 RESERVED_CACHE_BYTES = 241 * 2**20
 RESERVED_TRANSIENT_FRACTION = sp.Rational(16, 25)
 
@@ -748,7 +749,8 @@ class VideoModel:
 
     @cached_property
     def peak_reserved(self) -> sp.Expr:
-        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * maximum(*self.transients.values()), evaluate=False)
+        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * maximum(*self.stage_activations.values()),
+                                 evaluate=False)
         return self.peak_allocated + self.weights_segment_slack + RESERVED_CACHE_BYTES + fragmentation
 
     @cached_property
@@ -880,8 +882,8 @@ def estimate_video_pipeline(model: str, frames: int, height: int, width: int, ba
     """Peak GPU memory (bytes, per device) of one text-to-video call of a diffusers video pipeline.
 
     Returns ``peak_allocated_bytes`` (``torch.cuda.max_memory_allocated``), ``peak_reserved_bytes`` (the caching
-    allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage transient,
-    an assumption carried over from the SD 1.5 fit), ``nvidia_smi_bytes`` (reserved + CUDA context + driver extra),
+    allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage
+    activation, an assumption carried over from the SD 1.5 fit), ``nvidia_smi_bytes`` (reserved + CUDA context + driver extra),
     ``peak_stage``, ``weights_bytes`` (all components, per device), ``stages`` (each stage's peak allocated bytes,
     resident weights included), ``component_weights_bytes`` (transformer, text_encoder, vae),
     ``stage_activation_bytes`` (stage peak minus the weights resident then), ``latent_shape``

@@ -21,7 +21,7 @@ from symbolic.arch.video_transformer import CogVideoXTransformer, HunyuanVideoTr
 from symbolic.pipelines.video_models import (STAGES, VIDEO_MODELS, estimate_video_pipeline, published_comparison,
                                              published_figures, video_model)
 from symbolic.symbols import B, G, H, P, T, W, b
-from symbolic.terms import Category, Stage
+from symbolic.terms import Stage
 
 SYMBOLS = {"T": T, "H": H, "W": W, "B": B, "G": G, "b": b, "P": P}
 DEFAULTS = {"cogvideox-2b": (49, 480, 720), "cogvideox-5b": (49, 480, 720), "wan2.1-t2v-1.3b": (81, 480, 832),

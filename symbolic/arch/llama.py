@@ -63,7 +63,8 @@ class LlamaText:
             out += linear(f"{name}.mlp.gate_proj", h, self.intermediate, bias=mlp_bias)
             out += linear(f"{name}.mlp.up_proj", h, self.intermediate, bias=mlp_bias)
             out += linear(f"{name}.mlp.down_proj", self.intermediate, h, bias=mlp_bias)
-            out += [Tensor(f"{name}.input_layernorm.weight", (h,)), Tensor(f"{name}.post_attention_layernorm.weight", (h,))]
+            out += [Tensor(f"{name}.input_layernorm.weight", (h,)),
+                    Tensor(f"{name}.post_attention_layernorm.weight", (h,))]
         out.append(Tensor("norm.weight", (h,)))
         return out + [Tensor("rotary_emb.inv_freq", (hd // 2,)), Tensor("rotary_emb.original_inv_freq", (hd // 2,))]
 

@@ -52,8 +52,7 @@ from symbolic.arch.video_transformer import (CogVideoXTransformer, HunyuanVideoT
 from symbolic.dtypes import BYTES_PER_ELEMENT, canonical_dtype
 from symbolic.framework import Framework, default_framework
 from symbolic.numeric import _ARG_IDENTIFIERS, _ExactPrinter, arguments, compile_exact
-from symbolic.symbols import ARG_ORDER
-from symbolic.symbols import B, G, H, P, T, W, b
+from symbolic.symbols import ARG_ORDER, B, G, H, P, T, W, b
 from symbolic.terms import Category, Stage, Term, TermRegistry
 from symbolic.validation import choice, positive_int
 
@@ -404,16 +403,13 @@ def _offloaded(config: VideoConfig, component: str) -> bool:
     return config.has("cpu_offload")
 
 
-_W_SOURCE = "symbolic/arch ({}) from symbolic/configs/video/{}.json; dtype rules of diffusers / transformers from_pretrained"
-
-
-def _weight_term(component: str, stage: Stage, offloaded: bool):
-    def builder(config: VideoConfig):
-        if component not in loaded_components(config):
-            return 0
-        on = _offloaded(config, component) if offloaded else _resident(config, component)
-        return weights_on_device(config, component) if on else 0
-    return builder
+def _weights_if(config: VideoConfig, component: str, offloaded: bool) -> sp.Expr:
+    """The component's bytes on one device when it is resident (``offloaded=False``) or when it is brought in for
+    its own stage only (model CPU offload, ``offloaded=True``); 0 otherwise."""
+    if component not in loaded_components(config):
+        return sp.Integer(0)
+    on = _offloaded(config, component) if offloaded else _resident(config, component)
+    return weights_on_device(config, component) if on else sp.Integer(0)
 
 
 @VIDEO_TERMS.register("weights.transformer", category=Category.WEIGHTS, stage=Stage.RESIDENT,
@@ -424,7 +420,7 @@ def weights_transformer(config):
     sin-cos table (1 x 17,776 x 1,920, built in float64 and not in the checkpoint, so ``torch_dtype`` never casts it).
     Resident unless model offload is on. Counts: CogVideoX-2B 1,727,913,792, -5B 5,570,283,072, Wan 1.3B
     1,419,258,944, 14B 14,288,753,728, HunyuanVideo 12,821,012,544 (parameters + buffers)."""
-    return _weight_term("transformer", Stage.RESIDENT, False)(config)
+    return _weights_if(config, "transformer", False)
 
 
 @VIDEO_TERMS.register("weights.text_encoder", category=Category.WEIGHTS, stage=Stage.RESIDENT,
@@ -434,7 +430,7 @@ def weights_text_encoder(config):
     load: transformers ``_keep_in_fp32_modules``), umT5-XXL encoder (5,680,910,336; 256,384-token vocabulary, a
     relative-position table per layer) or LLaMA-3-8B (7,505,186,816 + 128 float32 RoPE buffer elements).
     Resident unless model offload or ``text_encoder_cpu``."""
-    return _weight_term("text_encoder", Stage.RESIDENT, False)(config)
+    return _weights_if(config, "text_encoder", False)
 
 
 @VIDEO_TERMS.register("weights.text_encoder_2", category=Category.WEIGHTS, stage=Stage.RESIDENT,
@@ -442,7 +438,7 @@ def weights_text_encoder(config):
 def weights_text_encoder_2(config):
     """HunyuanVideo's second text encoder, CLIP ViT-L/14's text tower (123,060,480 parameters + 77 int64
     ``position_ids``): it gives the pooled prompt embedding."""
-    return _weight_term("text_encoder_2", Stage.RESIDENT, False)(config)
+    return _weights_if(config, "text_encoder_2", False)
 
 
 @VIDEO_TERMS.register("weights.vae", category=Category.WEIGHTS, stage=Stage.RESIDENT,
@@ -450,7 +446,7 @@ def weights_text_encoder_2(config):
 def weights_vae(config):
     """The whole 3D VAE (encoder too: ``from_pretrained`` loads it and ``.to("cuda")`` moves it although text-to-video
     only decodes): CogVideoX 215,583,907, Wan 2.1 126,892,531 (float32 by default), HunyuanVideo 246,478,803."""
-    return _weight_term("vae", Stage.RESIDENT, False)(config)
+    return _weights_if(config, "vae", False)
 
 
 @VIDEO_TERMS.register("allocator.weights_rounding", category=Category.ALLOCATOR, stage=Stage.RESIDENT,
@@ -479,14 +475,14 @@ def offload_text_encoder(config):
     """With model CPU offload a component is moved to the GPU when its forward is called and back when the next
     component's hook fires, so the text-encoder stage holds the text encoder only (for HunyuanVideo the LLaMA
     encoder, whose call is the larger; CLIP follows it alone)."""
-    return _weight_term("text_encoder", Stage.TEXT_ENCODER, True)(config)
+    return _weights_if(config, "text_encoder", True)
 
 
 @VIDEO_TERMS.register("offload.transformer_weights", category=Category.WEIGHTS, stage=Stage.TRANSFORMER_STEP,
                       source="diffusers DiffusionPipeline.enable_model_cpu_offload", moments=TRANSFORMER_MOMENTS)
 def offload_transformer(config):
     """With model CPU offload the denoising loop holds the transformer only."""
-    return _weight_term("transformer", Stage.TRANSFORMER_STEP, True)(config)
+    return _weights_if(config, "transformer", True)
 
 
 @VIDEO_TERMS.register("offload.vae_weights", category=Category.WEIGHTS, stage=Stage.VAE_DECODE,
@@ -494,7 +490,7 @@ def offload_transformer(config):
 def offload_vae(config):
     """With model CPU offload the decode holds the VAE only (the transformer was moved back when the VAE's hook
     fired)."""
-    return _weight_term("vae", Stage.VAE_DECODE, True)(config)
+    return _weights_if(config, "vae", True)
 
 
 # --- text encoder stage -------------------------------------------------------------------------------------------
@@ -820,7 +816,8 @@ def video_model(model: str, **config) -> VideoModel:
 
 def guidance_copies(guidance_scale: object) -> int:
     """diffusers' ``do_classifier_free_guidance``: ``guidance_scale > 1``."""
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real) or guidance_scale != guidance_scale:
+    if (isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real)
+            or guidance_scale != guidance_scale):
         raise ValueError(f"guidance_scale: must be a number, got {guidance_scale!r}")
     if guidance_scale < 0:
         raise ValueError(f"guidance_scale: must be >= 0, got {guidance_scale!r}")
@@ -883,7 +880,8 @@ def estimate_video_pipeline(model: str, frames: int, height: int, width: int, ba
 
     Returns ``peak_allocated_bytes`` (``torch.cuda.max_memory_allocated``), ``peak_reserved_bytes`` (the caching
     allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage
-    activation, an assumption carried over from the SD 1.5 fit), ``nvidia_smi_bytes`` (reserved + CUDA context + driver extra),
+    activation, an assumption carried over from the SD 1.5 fit), ``nvidia_smi_bytes`` (reserved + CUDA context +
+    driver extra),
     ``peak_stage``, ``weights_bytes`` (all components, per device), ``stages`` (each stage's peak allocated bytes,
     resident weights included), ``component_weights_bytes`` (transformer, text_encoder, vae),
     ``stage_activation_bytes`` (stage peak minus the weights resident then), ``latent_shape``
@@ -933,7 +931,8 @@ def published_figures() -> list[dict]:
          "comparable": True, "note": "no optimization: every component on the GPU"},
         {"model": "cogvideox-2b", "frames": 49, "height": 480, "width": 720, "dtype": "fp16",
          "memory_options": ("cpu_offload",), "published_gb": 19, "unit": "GiB (max_memory_allocated)",
-         "source": "diffusers CogVideoX docs: 'requires about 19 GB ... to decode 49 frames', pipe.enable_model_cpu_offload()",
+         "source": "diffusers CogVideoX docs: 'requires about 19 GB ... to decode 49 frames', "
+                   "pipe.enable_model_cpu_offload()",
          "comparable": True, "note": "model CPU offload"},
         {"model": "cogvideox-2b", "frames": 49, "height": 480, "width": 720, "dtype": "fp16",
          "memory_options": ("cpu_offload", "vae_tiling"), "published_gb": 11, "unit": "GiB (max_memory_allocated)",
@@ -964,7 +963,8 @@ def published_comparison() -> list[dict]:
                                       memory_options=fig["memory_options"])
         unit = GiB if fig["unit"].startswith("GiB") else GB
         ours = est["peak_allocated_bytes"] / unit
-        rows.append({**fig, "ours_allocated": round(ours, 2), "ours_reserved": round(est["peak_reserved_bytes"] / unit, 2),
+        rows.append({**fig, "ours_allocated": round(ours, 2),
+                     "ours_reserved": round(est["peak_reserved_bytes"] / unit, 2),
                      "ours_nvidia_smi": round(est["nvidia_smi_bytes"] / unit, 2), "peak_stage": est["peak_stage"],
                      "ratio": round(ours / fig["published_gb"], 3)})
     return rows

@@ -12,8 +12,11 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
 import sympy as sp
+
+from symbolic.algebra import maximum
 
 
 class Category(str, Enum):
@@ -109,3 +112,44 @@ class TermRegistry:
             if expr != 0:
                 terms.append(Term(spec.name, spec.category, spec.stage, expr, spec.note, spec.source, spec.moments))
         return terms
+
+
+class StagedModel:
+    """peak = resident + Max over stages (Max over the stage's moments of the terms live then): the arithmetic that
+    every pipeline model shares (PyTorch ``mem_tracker``'s shape). A subclass provides ``terms`` and ``stages``."""
+
+    terms: list[Term]
+    stages: tuple[Stage, ...]
+
+    def terms_of(self, stage: Stage) -> list[Term]:
+        return [t for t in self.terms if t.stage == stage]
+
+    @cached_property
+    def resident(self) -> sp.Expr:
+        """Terms live in every stage (weights, their allocator rounding, persistent workspaces)."""
+        return sp.Add(*(t.expr for t in self.terms_of(Stage.RESIDENT)))
+
+    def moments(self, stage: Stage) -> dict[str, sp.Expr]:
+        """Moment name -> sum of the stage's terms live at it. A moment exists where some term is specific to it
+        (a term live at every moment of the stage only adds to each of them)."""
+        terms = self.terms_of(stage)
+        names = list(dict.fromkeys(m for t in terms for m in t.moments))
+        if not names:  # the stage allocates nothing on this device (e.g. a text encoder run on the CPU)
+            return {"idle": sp.Integer(0)}
+        every = set(names)
+        specific = [m for m in names if any(m in t.moments and set(t.moments) != every for t in terms)] or names
+        return {m: sp.Add(*(t.expr for t in terms if m in t.moments)) for m in specific}
+
+    @cached_property
+    def transients(self) -> dict[Stage, sp.Expr]:
+        """Each stage's peak minus the resident bytes."""
+        return {stage: maximum(*self.moments(stage).values()) for stage in self.stages}
+
+    @cached_property
+    def stage_peaks(self) -> dict[Stage, sp.Expr]:
+        """Each stage's peak allocated bytes, resident included."""
+        return {stage: self.resident + transient for stage, transient in self.transients.items()}
+
+    @cached_property
+    def peak_allocated(self) -> sp.Expr:
+        return self.resident + maximum(*self.transients.values())

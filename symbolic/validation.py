@@ -25,3 +25,13 @@ def choice(value: object, argument: str, options: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{argument}: must be one of {', '.join(options)}, got {value!r}")
     return value
+
+
+def guidance_copies(guidance_scale: object) -> int:
+    """diffusers' ``do_classifier_free_guidance`` is ``guidance_scale > 1``: the denoiser then runs on a doubled
+    batch (or twice), so the guidance multiplier G is 2, else 1."""
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real) or guidance_scale != guidance_scale:
+        raise ValueError(f"guidance_scale: must be a number, got {guidance_scale!r}")
+    if guidance_scale < 0:
+        raise ValueError(f"guidance_scale: must be >= 0, got {guidance_scale!r}")
+    return 2 if guidance_scale > 1 else 1

@@ -53,8 +53,8 @@ from symbolic.dtypes import BYTES_PER_ELEMENT, canonical_dtype
 from symbolic.framework import Framework, default_framework
 from symbolic.numeric import _ARG_IDENTIFIERS, _ExactPrinter, arguments, compile_exact
 from symbolic.symbols import ARG_ORDER, B, G, H, P, T, W, b
-from symbolic.terms import Category, Stage, Term, TermRegistry
-from symbolic.validation import choice, positive_int
+from symbolic.terms import Category, Stage, StagedModel, Term, TermRegistry
+from symbolic.validation import choice, guidance_copies, positive_int
 
 VIDEO_TERMS = TermRegistry("video")
 
@@ -76,8 +76,8 @@ DECODE_MOMENTS = ("first_batch", "second_batch", "last_batch", "frame_head", "fr
 #: ``peak_reserved = peak_allocated + weights' segment slack + RESERVED_CACHE_BYTES
 #: + RESERVED_TRANSIENT_FRACTION x (the largest stage activation)``, a stage's activation being its peak minus the
 #: weights resident then (offloaded weights are moved, not allocated as activations).
-RESERVED_CACHE_BYTES = 241 * 2**20
-RESERVED_TRANSIENT_FRACTION = sp.Rational(16, 25)
+from symbolic.pipelines.sd15.model import RESERVED_CACHE_BYTES  # noqa: E402
+from symbolic.pipelines.sd15.model import RESERVED_DECODE_FRACTION as RESERVED_TRANSIENT_FRACTION  # noqa: E402
 
 HIDDEN_TEXT = 4096   # every text embedding here (T5-XXL, umT5-XXL, LLaMA-3-8B) is 4096 wide
 FP32 = 4
@@ -671,7 +671,7 @@ STAGE_MOMENTS = {Stage.TEXT_ENCODER: ("peak",), Stage.TRANSFORMER_STEP: TRANSFOR
 
 
 @dataclass(frozen=True)
-class VideoModel:
+class VideoModel(StagedModel):
     """The closed-form model of one configuration: its terms, each stage's moments and peak, the peak."""
 
     config: VideoConfig
@@ -680,34 +680,7 @@ class VideoModel:
     def terms(self) -> list[Term]:
         return VIDEO_TERMS.bind(self.config)
 
-    def terms_of(self, stage: Stage) -> list[Term]:
-        return [t for t in self.terms if t.stage == stage]
-
-    @cached_property
-    def resident(self) -> sp.Expr:
-        return sp.Add(*(t.expr for t in self.terms_of(Stage.RESIDENT)))
-
-    def moments(self, stage: Stage) -> dict[str, sp.Expr]:
-        """Moment name -> sum of the stage's terms live at it. A moment exists when a term is specific to it
-        (terms live at every moment of the stage only add to the existing ones)."""
-        every = set(STAGE_MOMENTS[stage])
-        terms = self.terms_of(stage)
-        names = [m for m in STAGE_MOMENTS[stage]
-                 if any(m in t.moments and set(t.moments) != every for t in terms)] or list(STAGE_MOMENTS[stage])
-        return {m: sp.Add(*(t.expr for t in terms if m in t.moments)) for m in names}
-
-    @cached_property
-    def transients(self) -> dict[Stage, sp.Expr]:
-        """Each stage's peak minus the resident bytes."""
-        return {stage: maximum(*self.moments(stage).values()) for stage in STAGES}
-
-    @cached_property
-    def stage_peaks(self) -> dict[Stage, sp.Expr]:
-        return {stage: self.resident + transient for stage, transient in self.transients.items()}
-
-    @cached_property
-    def peak_allocated(self) -> sp.Expr:
-        return self.resident + maximum(*self.transients.values())
+    stages = STAGES
 
     @cached_property
     def stage_weights(self) -> dict[Stage, sp.Expr]:
@@ -812,16 +785,6 @@ def video_model(model: str, **config) -> VideoModel:
     expression, derivation note), ``moments(stage)``, ``stage_peaks``, ``peak_allocated``, ``peak_reserved`` and
     ``nvidia_smi`` are expressions in T, H, W, B, G, b, P."""
     return _video_model(make_config(model, **config))
-
-
-def guidance_copies(guidance_scale: object) -> int:
-    """diffusers' ``do_classifier_free_guidance``: ``guidance_scale > 1``."""
-    if (isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real)
-            or guidance_scale != guidance_scale):
-        raise ValueError(f"guidance_scale: must be a number, got {guidance_scale!r}")
-    if guidance_scale < 0:
-        raise ValueError(f"guidance_scale: must be >= 0, got {guidance_scale!r}")
-    return 2 if guidance_scale > 1 else 1
 
 
 def _values(config: VideoConfig, frames, height, width, batch, guidance_scale, devices) -> dict[str, int]:

@@ -1,21 +1,10 @@
 """``estimate_sd15``: the Python API over the closed-form SD 1.5 model (the CLI and the validator call it)."""
 from __future__ import annotations
 
-import numbers
-
 from symbolic.pipelines.sd15.config import SD15Config
-from symbolic.validation import positive_int
+from symbolic.validation import guidance_copies, positive_int
 
 STAGE_KEYS = ("text_encoder", "vae_encode", "unet_step", "vae_decode", "safety_checker")
-
-
-def guidance_copies(guidance_scale: object) -> int:
-    """diffusers' ``do_classifier_free_guidance`` is ``guidance_scale > 1``: the UNet then runs on 2 x N."""
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real) or guidance_scale != guidance_scale:
-        raise ValueError(f"guidance_scale: must be a number, got {guidance_scale!r}")
-    if guidance_scale < 0:
-        raise ValueError(f"guidance_scale: must be >= 0, got {guidance_scale!r}")
-    return 2 if guidance_scale > 1 else 1
 
 
 def point(config: SD15Config, height, width, num_images_per_prompt, guidance_scale, prompt_tokens) -> dict[str, int]:

@@ -26,7 +26,7 @@ from symbolic.algebra import maximum
 from symbolic.pipelines.sd15.config import SD15Config
 from symbolic.pipelines.sd15.registry import SD15_TERMS
 from symbolic.pipelines.sd15.weights import load_replay
-from symbolic.terms import Category, Stage, Term
+from symbolic.terms import Category, Stage, StagedModel, Term
 
 #: The caching allocator keeps freed blocks reserved (no ``empty_cache`` inside a call), so ``max_memory_reserved``
 #: exceeds the allocated peak by the cached segments no later block could reuse. The decoder makes most of them:
@@ -52,7 +52,7 @@ def stages_of(config: SD15Config) -> tuple[Stage, ...]:
 
 
 @dataclass(frozen=True)
-class SD15Model:
+class SD15Model(StagedModel):
     config: SD15Config
 
     @cached_property
@@ -63,39 +63,10 @@ class SD15Model:
     def stages(self) -> tuple[Stage, ...]:
         return stages_of(self.config)
 
-    def terms_of(self, stage: Stage) -> list[Term]:
-        return [t for t in self.terms if t.stage == stage]
-
     @cached_property
     def weights(self) -> sp.Expr:
         """Parameters and buffers alone (what ``weights_bytes`` reports)."""
         return sp.Add(*(t.expr for t in self.terms if t.category == Category.WEIGHTS))
-
-    @cached_property
-    def resident(self) -> sp.Expr:
-        return sp.Add(*(t.expr for t in self.terms_of(Stage.RESIDENT)))
-
-    def moments(self, stage: Stage) -> dict[str, sp.Expr]:
-        """Moment name -> sum of the stage's terms live at it."""
-        sums: dict[str, sp.Expr] = {}
-        for term in self.terms_of(stage):
-            for moment in term.moments:
-                sums[moment] = sums.get(moment, sp.Integer(0)) + term.expr
-        return sums
-
-    @cached_property
-    def transients(self) -> dict[Stage, sp.Expr]:
-        """Each stage's peak minus the resident bytes."""
-        return {stage: maximum(*self.moments(stage).values()) for stage in self.stages}
-
-    @cached_property
-    def stage_peaks(self) -> dict[Stage, sp.Expr]:
-        """Each stage's peak allocated bytes, resident included (the measurement's ``stage_<name>_peak``)."""
-        return {stage: self.resident + transient for stage, transient in self.transients.items()}
-
-    @cached_property
-    def peak_allocated(self) -> sp.Expr:
-        return self.resident + maximum(*self.transients.values())
 
     @cached_property
     def weights_segment_slack(self) -> int:

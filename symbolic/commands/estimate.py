@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
                         help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel")
     parser.add_argument("--dtype", default=None, help="fp16 (sd15 default), bf16, fp32")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="none, vae_slicing, vae_tiling, attention_slicing (repeatable)")
+                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; video: vae_tiling, cpu_offload, "
+                             "text_encoder_cpu (repeatable)")
     parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
     parser.add_argument("--devices", type=integer, default=1, help="video models: GPUs (default 1)")
     parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
@@ -70,35 +71,41 @@ def render_table(result: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def fitting_switches(kwargs: dict, budget: int, limit: int = 5) -> list[dict]:
-    """Switch sets (alone, then in pairs and triples) under which the run's nvidia-smi bytes fit ``budget``."""
-    from symbolic.pipelines.sd15.api import estimate_sd15
-
-    switches = ["vae_slicing", "vae_tiling", "attention_slicing", "no_safety_checker"]
+def sd15_switches(kwargs: dict) -> dict:
+    """Switch name -> how it changes the estimate's keyword arguments (sd15)."""
+    switches = {option: (lambda kw, o=option: dict(kw, memory_options=tuple(sorted({*kw["memory_options"], o}))))
+                for option in ("vae_slicing", "vae_tiling", "attention_slicing")}
+    switches["no_safety_checker"] = lambda kw: dict(kw, safety_checker=False)
     if kwargs["attention"] == "classic" or kwargs["sdpa_backend"] == "math":
-        switches.append("default_sdpa")
+        switches["default_sdpa"] = lambda kw: dict(kw, attention="sdpa", sdpa_backend="default")
     if kwargs["dtype"] == "fp32":
-        switches.append("fp16")
+        switches["fp16"] = lambda kw: dict(kw, dtype="fp16")
+    return switches
+
+
+def video_switches(kwargs: dict) -> dict:
+    """Switch name -> how it changes the estimate's keyword arguments (video models)."""
+    from symbolic.pipelines.video_models import MEMORY_OPTIONS
+
+    return {option: (lambda kw, o=option: dict(kw, memory_options=tuple(sorted({*kw["memory_options"], o}))))
+            for option in MEMORY_OPTIONS}
+
+
+def fitting_switches(estimate, kwargs: dict, switches: dict, budget: int, limit: int = 5) -> list[dict]:
+    """Switch sets (alone, then in pairs, triples...) under which ``estimate(**kwargs)``'s nvidia-smi bytes fit
+    ``budget``; a set is skipped when a subset of it already fits."""
     found = []
-    for size in range(1, len(switches) + 1):
-        for combo in itertools.combinations(switches, size):
+    names = list(switches)
+    for size in range(1, len(names) + 1):
+        for combo in itertools.combinations(names, size):
             if any(set(f["switches"]) <= set(combo) for f in found):
-                continue  # a subset already fits: the larger set adds nothing
-            trial = dict(kwargs, memory_options=tuple(kwargs["memory_options"]))
-            options = set(trial["memory_options"])
-            for switch in combo:
-                if switch == "no_safety_checker":
-                    trial["safety_checker"] = False
-                elif switch == "default_sdpa":
-                    trial.update(attention="sdpa", sdpa_backend="default")
-                elif switch == "fp16":
-                    trial["dtype"] = "fp16"
-                else:
-                    options.add(switch)
-            trial["memory_options"] = tuple(sorted(options))
-            if trial == kwargs:
                 continue
-            result = estimate_sd15(**trial)
+            trial = kwargs
+            for name in combo:
+                trial = switches[name](trial)
+            if trial == kwargs:
+                continue  # already on
+            result = estimate(**trial)
             if result["nvidia_smi_bytes"] <= budget:
                 found.append({"switches": list(combo), "nvidia_smi_bytes": result["nvidia_smi_bytes"],
                               "peak_allocated_bytes": result["peak_allocated_bytes"]})
@@ -118,10 +125,15 @@ def run(args) -> int:
         title = (f"sd15 {kwargs['task']} {kwargs['height']}x{kwargs['width']} batch {kwargs['num_images_per_prompt']}"
                  f" guidance {kwargs['guidance_scale']} {kwargs['dtype']} attention={kwargs['attention']}"
                  f"/{kwargs['sdpa_backend']} options={','.join(kwargs['memory_options']) or 'none'}")
-        switcher = (lambda: fitting_switches(kwargs, budget))
+        switcher = (lambda: fitting_switches(estimate_sd15, kwargs, sd15_switches(kwargs), budget))
     elif model in VIDEO_MODELS:
-        result, title = run_video(args, model)
-        switcher = (lambda: [])
+        from symbolic.pipelines.video_models import estimate_video_pipeline
+
+        kwargs = video_kwargs(args)
+        result = estimate_video_pipeline(model, **kwargs)
+        title = f"{model} {args.frames} frames {args.height}x{args.width} batch {args.batch}"
+        switcher = (lambda: fitting_switches(lambda **kw: estimate_video_pipeline(model, **kw), kwargs,
+                                             video_switches(kwargs), budget))
     else:
         raise ValueError(f"MODEL: unknown model {args.model!r}; choose one of {', '.join(IMAGE_MODELS + VIDEO_MODELS)}")
     if budget is not None:
@@ -146,18 +158,14 @@ def run(args) -> int:
     return 0
 
 
-def run_video(args, model: str):
-    from symbolic.pipelines.video_models import estimate_video_pipeline
-
+def video_kwargs(args) -> dict:
     if args.frames is None or args.height is None or args.width is None:
         raise ValueError("--frames, --height, --width: required for video models")
-    options = tuple(o for o in (args.memory_option or ()) if o != "none")
     kwargs = {"frames": args.frames, "height": args.height, "width": args.width, "batch": args.batch,
-              "memory_options": options, "devices": args.devices, "parallel": args.parallel}
+              "memory_options": tuple(o for o in (args.memory_option or ()) if o != "none"),
+              "devices": args.devices, "parallel": args.parallel}
     if args.guidance_scale is not None:
         kwargs["guidance_scale"] = args.guidance_scale
     if args.dtype is not None:
         kwargs["dtype"] = args.dtype
-    result = estimate_video_pipeline(model, **kwargs)
-    title = f"{model} {args.frames} frames {args.height}x{args.width} batch {args.batch}"
-    return result, title
+    return kwargs

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from symbolic.arch.resnet import resnet_block
-from symbolic.arch.tensors import Tensor, conv2d, linear, norm
+from symbolic.arch.tensors import BlockConfig, Tensor, conv2d, linear, norm
 
 
 def mid_block(name: str, channels: int) -> list[Tensor]:
@@ -21,16 +21,8 @@ def mid_block(name: str, channels: int) -> list[Tensor]:
 
 
 @dataclass(frozen=True)
-class AutoencoderKL:
+class AutoencoderKL(BlockConfig):
     config: dict
-
-    @property
-    def channels(self) -> list[int]:
-        return list(self.config["block_out_channels"])
-
-    @property
-    def layers_per_block(self) -> int:
-        return int(self.config["layers_per_block"])
 
     @property
     def latent_channels(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from symbolic.arch.tensors import Tensor, conv2d, linear, norm
+from symbolic.arch.tensors import EncoderConfig, Tensor, conv2d, linear, norm
 
 
 def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
@@ -16,24 +16,8 @@ def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
 
 
 @dataclass(frozen=True)
-class CLIPText:
+class CLIPText(EncoderConfig):
     config: dict
-
-    @property
-    def hidden(self) -> int:
-        return int(self.config["hidden_size"])
-
-    @property
-    def intermediate(self) -> int:
-        return int(self.config["intermediate_size"])
-
-    @property
-    def layers(self) -> int:
-        return int(self.config["num_hidden_layers"])
-
-    @property
-    def heads(self) -> int:
-        return int(self.config["num_attention_heads"])
 
     @property
     def max_tokens(self) -> int:
@@ -52,7 +36,7 @@ class CLIPText:
 
 
 @dataclass(frozen=True)
-class SafetyChecker:
+class SafetyChecker(EncoderConfig):
     config: dict
 
     @property
@@ -60,20 +44,8 @@ class SafetyChecker:
         return self.config["vision_config"]
 
     @property
-    def hidden(self) -> int:
-        return int(self.vision["hidden_size"])
-
-    @property
-    def intermediate(self) -> int:
-        return int(self.vision["intermediate_size"])
-
-    @property
-    def layers(self) -> int:
-        return int(self.vision["num_hidden_layers"])
-
-    @property
-    def heads(self) -> int:
-        return int(self.vision["num_attention_heads"])
+    def encoder_config(self) -> dict:
+        return self.vision
 
     @property
     def image_size(self) -> int:

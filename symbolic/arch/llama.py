@@ -14,28 +14,12 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor, linear
+from symbolic.arch.tensors import EncoderConfig, Tensor, linear
 
 
 @dataclass(frozen=True)
-class LlamaText:
+class LlamaText(EncoderConfig):
     config: dict
-
-    @property
-    def hidden(self) -> int:
-        return int(self.config["hidden_size"])
-
-    @property
-    def intermediate(self) -> int:
-        return int(self.config["intermediate_size"])
-
-    @property
-    def layers(self) -> int:
-        return int(self.config["num_hidden_layers"])
-
-    @property
-    def heads(self) -> int:
-        return int(self.config["num_attention_heads"])
 
     @property
     def kv_heads(self) -> int:

@@ -45,3 +45,45 @@ def load_config(family: str, component: str) -> dict:
     """A JSON config shipped with the package (``symbolic/configs/<family>/<component>.json``)."""
     text = resources.files("symbolic.configs").joinpath(family, f"{component}.json").read_text()
     return json.loads(text)
+
+
+class EncoderConfig:
+    """transformers-style encoder config accessors (``hidden_size``, ``intermediate_size``, ``num_hidden_layers``,
+    ``num_attention_heads``), read from ``encoder_config`` (the config itself, or a nested one such as CLIP's
+    ``vision_config``). Mixed into the architectures' frozen dataclasses."""
+
+    config: dict
+
+    @property
+    def encoder_config(self) -> dict:
+        return self.config
+
+    @property
+    def hidden(self) -> int:
+        return int(self.encoder_config["hidden_size"])
+
+    @property
+    def intermediate(self) -> int:
+        return int(self.encoder_config["intermediate_size"])
+
+    @property
+    def layers(self) -> int:
+        return int(self.encoder_config["num_hidden_layers"])
+
+    @property
+    def heads(self) -> int:
+        return int(self.encoder_config["num_attention_heads"])
+
+
+class BlockConfig:
+    """diffusers UNet / VAE config accessors (``block_out_channels``, ``layers_per_block``)."""
+
+    config: dict
+
+    @property
+    def channels(self) -> list[int]:
+        return list(self.config["block_out_channels"])
+
+    @property
+    def layers_per_block(self) -> int:
+        return int(self.config["layers_per_block"])

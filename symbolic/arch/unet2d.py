@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from symbolic.arch.resnet import resnet_block
-from symbolic.arch.tensors import Tensor, conv2d, linear, norm
+from symbolic.arch.tensors import BlockConfig, Tensor, conv2d, linear, norm
 
 
 def attention(name: str, query_dim: int, context_dim: int, inner_dim: int, qkv_bias: bool = False) -> list[Tensor]:
@@ -35,16 +35,8 @@ def transformer_2d(name: str, channels: int, cross_dim: int, groups: int = 32) -
 
 
 @dataclass(frozen=True)
-class UNet2DCondition:
+class UNet2DCondition(BlockConfig):
     config: dict
-
-    @property
-    def channels(self) -> list[int]:
-        return list(self.config["block_out_channels"])
-
-    @property
-    def layers_per_block(self) -> int:
-        return int(self.config["layers_per_block"])
 
     @property
     def heads(self) -> int:

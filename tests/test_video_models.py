@@ -26,7 +26,7 @@ from symbolic.terms import Stage
 SYMBOLS = {"T": T, "H": H, "W": W, "B": B, "G": G, "b": b, "P": P}
 DEFAULTS = {"cogvideox-2b": (49, 480, 720), "cogvideox-5b": (49, 480, 720), "wan2.1-t2v-1.3b": (81, 480, 832),
             "wan2.1-t2v-14b": (81, 720, 1280), "hunyuanvideo": (129, 720, 1280)}
-MULTIPLE = {"cogvideox-2b": 8, "cogvideox-5b": 8, "wan2.1-t2v-1.3b": 16, "wan2.1-t2v-14b": 16, "hunyuanvideo": 16}
+MULTIPLE = {"cogvideox-2b": 16, "cogvideox-5b": 16, "wan2.1-t2v-1.3b": 16, "wan2.1-t2v-14b": 16, "hunyuanvideo": 16}
 
 
 # --- parameter counts (derived from the configs; the three required numbers first) -------------------------------

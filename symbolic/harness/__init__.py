@@ -11,4 +11,7 @@ SymPy-only. Importing ``symbolic.harness`` itself is free; the submodules import
 * :mod:`symbolic.harness.meta_trace`: executes the real modules on the ``meta`` device under a dispatch mode that
   counts live storage bytes (512-byte rounding): ``trace_vae_decode``, ``trace_vae_encode``, ``trace_unet_step``,
   ``trace_text_encoder``, ``trace_safety_checker``, ``trace_module``, ``LiveBytesMode``.
+* :mod:`symbolic.harness.build_video`, :mod:`symbolic.harness.measure_video`: one transformer forward and one VAE
+  decode of the video models on a GPU, rows beside ``estimate_video_pipeline`` (``compare``); entry point
+  ``scripts/measure_video_gpu.py``.
 """

@@ -99,17 +99,19 @@ class ModelSpec:
     #: tokens the transformer attends to (max_sequence_length) and the text encoder's input length
     text_tokens: int
     encoder_tokens: int
-    #: height and width must be multiples of this (the pipeline's ``check_inputs``)
+    #: height and width must be multiples of this: the pipeline's ``check_inputs`` (8), or 16 where the transformer's
+    #: 2 x 2 patch embedding needs an even latent side (CogVideoX: an odd side loses a column and the denoising
+    #: step fails on the shape mismatch, found by building the real classes in symbolic/harness/build_video.py)
     multiple: int
     source: str
 
 
 SPECS = {
     "cogvideox-2b": ModelSpec("cogvideox-2b", "cogvideox", "cogvideox_2b_transformer", "cogvideox_2b_vae",
-                              "t5_v1_1_xxl_encoder", "fp16", None, None, 226, 226, 8,
+                              "t5_v1_1_xxl_encoder", "fp16", None, None, 226, 226, 16,
                               "THUDM/CogVideoX-2b; diffusers docs load it with torch_dtype=torch.float16"),
     "cogvideox-5b": ModelSpec("cogvideox-5b", "cogvideox", "cogvideox_5b_transformer", "cogvideox_5b_vae",
-                              "t5_v1_1_xxl_encoder", "bf16", None, None, 226, 226, 8,
+                              "t5_v1_1_xxl_encoder", "bf16", None, None, 226, 226, 16,
                               "THUDM/CogVideoX-5b; diffusers docs load it with torch_dtype=torch.bfloat16"),
     "wan2.1-t2v-1.3b": ModelSpec("wan2.1-t2v-1.3b", "wan", "wan2.1_t2v_1.3b_transformer", "wan2.1_vae",
                                  "umt5_xxl_encoder", "bf16", None, "fp32", 512, 512, 16,
@@ -795,9 +797,9 @@ def _values(config: VideoConfig, frames, height, width, batch, guidance_scale, d
     devices = positive_int(devices, "devices")
     m = config.spec.multiple
     if height % m:
-        raise ValueError(f"height: {config.model} needs a multiple of {m} (the pipeline's check_inputs), got {height}")
+        raise ValueError(f"height: {config.model} needs a multiple of {m} (VAE scale x patch size), got {height}")
     if width % m:
-        raise ValueError(f"width: {config.model} needs a multiple of {m} (the pipeline's check_inputs), got {width}")
+        raise ValueError(f"width: {config.model} needs a multiple of {m} (VAE scale x patch size), got {width}")
     if devices > 1 and config.parallel is None:
         raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
     if config.parallel == "ulysses" and transformer_of(config.spec).heads % devices:

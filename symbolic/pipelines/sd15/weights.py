@@ -26,12 +26,11 @@ def tensor_bytes(tensors: list[Tensor], b_value: sp.Expr) -> sp.Expr:
 
 
 def loaded_components(safety_checker: bool) -> list[list[Tensor]]:
-    """Tensors in the order ``DiffusionPipeline.to`` moves them: vae, text_encoder, unet, safety_checker (the order
-    of the pipeline's ``__init__`` arguments); the safety checker only when it is loaded."""
-    components = [arch.vae().tensors, arch.text_encoder().tensors, arch.unet().tensors]
-    if safety_checker:
-        components.append(arch.safety_checker().tensors)
-    return components
+    """Tensors in the order ``DiffusionPipeline.to`` moves them: it walks ``_get_signature_keys``, which returns the
+    ``__init__`` argument names sorted, so safety_checker, text_encoder, unet, vae (diffusers pipeline_utils.py);
+    the safety checker only when it is loaded."""
+    components = [arch.safety_checker().tensors] if safety_checker else []
+    return components + [arch.text_encoder().tensors, arch.unet().tensors, arch.vae().tensors]
 
 
 @SD15_TERMS.register("unet_weights", category=Category.WEIGHTS, stage=Stage.RESIDENT,

@@ -72,7 +72,7 @@ DECODE_MOMENTS = ("first_batch", "second_batch", "last_batch", "frame_head", "fr
 
 #: ``max_memory_reserved`` over ``max_memory_allocated``: the caching allocator keeps freed segments that later,
 #: larger blocks cannot reuse. Assumption carried over from the SD 1.5 fit (``symbolic/pipelines/sd15/model.py``:
-#: 241 MiB of cached small segments plus 16/25 of the largest stage transient), not validated on video pipelines:
+#: RESERVED_CACHE_BYTES of cached small segments plus 16/25 of the largest stage transient), not validated on video pipelines:
 #: ``peak_reserved = peak_allocated + weights' segment slack + RESERVED_CACHE_BYTES
 #: + RESERVED_TRANSIENT_FRACTION x (the largest stage activation)``, a stage's activation being its peak minus the
 #: weights resident then (offloaded weights are moved, not allocated as activations).

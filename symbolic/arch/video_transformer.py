@@ -118,9 +118,9 @@ def moments_to_expr(moments: dict[str, sp.Expr]) -> sp.Expr:
     return sp.Max(*moments.values()) if len(moments) > 1 else next(iter(moments.values()))
 
 
-# --------------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CogVideoXTransformer:
+class AttentionDims:
+    """diffusers transformer config accessors: heads, head dim, model width = heads x head dim."""
+
     config: dict
 
     @property
@@ -134,6 +134,12 @@ class CogVideoXTransformer:
     @property
     def dim(self) -> int:
         return self.heads * self.head_dim
+
+
+# --------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CogVideoXTransformer(AttentionDims):
+    config: dict
 
     @property
     def ff_inner(self) -> int:
@@ -241,20 +247,8 @@ class CogVideoXTransformer:
 
 # --------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class WanTransformer:
+class WanTransformer(AttentionDims):
     config: dict
-
-    @property
-    def heads(self) -> int:
-        return int(self.config["num_attention_heads"])
-
-    @property
-    def head_dim(self) -> int:
-        return int(self.config["attention_head_dim"])
-
-    @property
-    def dim(self) -> int:
-        return self.heads * self.head_dim
 
     @property
     def ffn(self) -> int:
@@ -341,20 +335,8 @@ class WanTransformer:
 
 # --------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class HunyuanVideoTransformer:
+class HunyuanVideoTransformer(AttentionDims):
     config: dict
-
-    @property
-    def heads(self) -> int:
-        return int(self.config["num_attention_heads"])
-
-    @property
-    def head_dim(self) -> int:
-        return int(self.config["attention_head_dim"])
-
-    @property
-    def dim(self) -> int:
-        return self.heads * self.head_dim
 
     @property
     def mlp(self) -> int:

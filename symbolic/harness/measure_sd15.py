@@ -594,6 +594,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def open_device(name: str):
+    """The torch device to measure on, or None after one error line on stderr (no torch, or no CUDA for a CUDA
+    device); a CPU device only warns that its memory columns will be 0."""
+    try:
+        import torch
+    except ImportError:
+        print("error: torch is not installed (pip install -e '.[gpu]')", file=sys.stderr)
+        return None
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"error: CUDA is not available (torch {torch.__version__}, CUDA build {torch.version.cuda}); "
+              f"this harness measures GPU memory and needs a CUDA device", file=sys.stderr)
+        return None
+    if device.type != "cuda":
+        print(f"warning: device {device} has no allocator statistics; memory columns will be 0", file=sys.stderr)
+    return device
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -611,18 +629,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {len(specs)} input rows to {args.out} (dry run, nothing measured)")
         return 0
 
-    try:
-        import torch
-    except ImportError:
-        print("error: torch is not installed (pip install -e '.[gpu]')", file=sys.stderr)
+    device = open_device(args.device)
+    if device is None:
         return 2
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"error: CUDA is not available (torch {torch.__version__}, CUDA build {torch.version.cuda}); "
-              f"this harness measures GPU memory and needs a CUDA device", file=sys.stderr)
-        return 2
-    if device.type != "cuda":
-        print(f"warning: device {device} has no allocator statistics; memory columns will be 0", file=sys.stderr)
+    import torch
 
     context_bytes = None
     if device.type == "cuda":

@@ -727,18 +727,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --out is required to measure", file=sys.stderr)
         return 2
 
-    try:
-        import torch
-    except ImportError:
-        print("error: torch is not installed (pip install -e '.[gpu]')", file=sys.stderr)
+    from .measure_sd15 import open_device
+
+    device = open_device(args.device)
+    if device is None:
         return 2
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"error: CUDA is not available (torch {torch.__version__}, CUDA build {torch.version.cuda}); "
-              f"this harness measures GPU memory and needs a CUDA device", file=sys.stderr)
-        return 2
-    if device.type != "cuda":
-        print(f"warning: device {device} has no allocator statistics; memory columns will be 0", file=sys.stderr)
+    import torch
 
     from .measure_sd15 import CudaMemory, _environment
 

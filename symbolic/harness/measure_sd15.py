@@ -138,25 +138,27 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def format_row(row: Mapping[str, Any]) -> list[str]:
-    """The cells of one output row in :data:`COLUMNS` order (``""`` for a stage that did not run)."""
-    return [_cell(row.get(c)) for c in COLUMNS]
+def format_row(row: Mapping[str, Any], columns: Sequence[str] = COLUMNS) -> list[str]:
+    """The cells of one output row in ``columns`` order (``""`` for a stage that did not run)."""
+    return [_cell(row.get(c)) for c in columns]
 
 
 class RowWriter:
-    """Appends rows to a CSV in the exact format of ``sd15_h100.csv`` (header, ``\\n`` line ends), flushing each."""
+    """Appends rows to a CSV in the exact format of ``sd15_h100.csv`` (header, ``\\n`` line ends), flushing each;
+    ``columns`` names another table's header (the video harness's)."""
 
-    def __init__(self, path: str | os.PathLike, append: bool = False):
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str] = COLUMNS, append: bool = False):
         self.path = Path(path)
+        self.columns = tuple(columns)
         exists = append and self.path.exists() and self.path.stat().st_size > 0
         self._fh = open(self.path, "a" if exists else "w", newline="")
         self._writer = csv.writer(self._fh, lineterminator="\n")
         if not exists:
-            self._writer.writerow(COLUMNS)
+            self._writer.writerow(self.columns)
             self._fh.flush()
 
     def write(self, row: Mapping[str, Any]) -> None:
-        self._writer.writerow(format_row(row))
+        self._writer.writerow(format_row(row, self.columns))
         self._fh.flush()
 
     def close(self) -> None:
@@ -169,8 +171,8 @@ class RowWriter:
         self.close()
 
 
-def write_rows(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]]) -> None:
-    with RowWriter(path) as w:
+def write_rows(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] = COLUMNS) -> None:
+    with RowWriter(path, columns) as w:
         for r in rows:
             w.write(r)
 

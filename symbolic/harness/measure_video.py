@@ -61,6 +61,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from symbolic.pipelines.video_models import SPECS, VIDEO_MODELS
 
 from . import build_video as bv
+from .measure_sd15 import RowWriter as _SD15RowWriter
+from .measure_sd15 import _cell
+from .measure_sd15 import format_row as _sd15_format_row
+from .measure_sd15 import write_rows as _sd15_write_rows
 
 STAGES = ("transformer_step", "vae_decode")
 STAGE_COMPONENT = {"transformer_step": "transformer", "vae_decode": "vae"}
@@ -172,49 +176,19 @@ class VideoRowSpec:
 # ----------------------------------------------------------------------------------------------- CSV
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(float(value))
-    return str(value)
-
-
 def format_row(row: Mapping[str, Any], columns: Sequence[str] = COLUMNS) -> list[str]:
-    return [_cell(row.get(c)) for c in columns]
+    return _sd15_format_row(row, columns)
 
 
-class RowWriter:
-    """Appends rows (header first, ``\\n`` line ends), flushing each."""
+class RowWriter(_SD15RowWriter):
+    """Appends video rows (header first, ``\\n`` line ends), flushing each."""
 
     def __init__(self, path: str | os.PathLike, columns: Sequence[str] = COLUMNS, append: bool = False):
-        self.path = Path(path)
-        self.columns = tuple(columns)
-        exists = append and self.path.exists() and self.path.stat().st_size > 0
-        self._fh = open(self.path, "a" if exists else "w", newline="")
-        self._writer = csv.writer(self._fh, lineterminator="\n")
-        if not exists:
-            self._writer.writerow(self.columns)
-            self._fh.flush()
-
-    def write(self, row: Mapping[str, Any]) -> None:
-        self._writer.writerow(format_row(row, self.columns))
-        self._fh.flush()
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def __enter__(self) -> "RowWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__(path, columns, append=append)
 
 
 def write_rows(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] = COLUMNS) -> None:
-    with RowWriter(path, columns) as w:
-        for r in rows:
-            w.write(r)
+    _sd15_write_rows(path, rows, columns)
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:

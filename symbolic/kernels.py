@@ -26,6 +26,9 @@ CLASSIC_SCORE_COPIES = 2
 #: 8 heads, and four fp32 query-sized buffers (the upcast q, k, v and the scaled q: 4 x 10 MiB).
 MATH_SCORE_BYTES = 4 + 4 + 1
 MATH_FP32_QUERY_COPIES = 4
+#: With fp32 inputs nothing is upcast: only the scaled query is a new fp32 buffer (the meta-device trace of the
+#: real UNet at fp32 shows 3 query-sized buffers fewer than at fp16/bf16).
+MATH_FP32_INPUT_QUERY_COPIES = 1
 FP32_BYTES = 4
 
 
@@ -43,7 +46,9 @@ def classic_scores(score_elements: sp.Expr, b: sp.Expr, upcast_softmax: bool = F
     return CLASSIC_SCORE_COPIES * score_elements * b
 
 
-def math_sdpa(score_elements: sp.Expr, query_elements: sp.Expr) -> sp.Expr:
-    """Bytes the math SDPA kernel holds beyond its inputs: fp32 scores and probabilities, the safe-softmax mask, and
-    the fp32 copies of q, k, v and the scaled query."""
-    return MATH_SCORE_BYTES * score_elements + MATH_FP32_QUERY_COPIES * FP32_BYTES * query_elements
+def math_sdpa(score_elements: sp.Expr, query_elements: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """Bytes the math SDPA kernel holds beyond its inputs of ``b`` bytes per element: fp32 scores and probabilities,
+    the safe-softmax mask, and the fp32 copies of q, k, v and the scaled query (only the scaled query when the
+    inputs are fp32 already)."""
+    copies = sp.Piecewise((MATH_FP32_QUERY_COPIES, b < FP32_BYTES), (MATH_FP32_INPUT_QUERY_COPIES, True))
+    return MATH_SCORE_BYTES * score_elements + copies * FP32_BYTES * query_elements

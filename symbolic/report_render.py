@@ -569,6 +569,8 @@ def attribute_docs(source_path: Path, names: Iterable[str] | None = None, scope:
             comment.append(stripped[2:].strip())
             continue
         match = assignment.match(line)
+        if match and scope is None and line[0].isspace():
+            match = None  # a local variable inside a function, not a module attribute
         if match:
             if comment:
                 last_doc = " ".join(comment)

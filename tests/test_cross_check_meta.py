@@ -21,7 +21,8 @@ from symbolic.pipelines.sd15.model import sd15_model  # noqa: E402
 from symbolic.terms import Category, Stage  # noqa: E402
 
 UNET_CASES = [
-    # (height, width, images per prompt, guidance copies, trace attention, sdpa backend, config)
+    # (height, width, images per prompt, guidance copies, trace attention, sdpa backend, config); dtype fp16 unless
+    # the config says otherwise (nobody measured bf16 or fp32 with math / classic / slicing)
     (512, 512, 1, 2, "sdpa", "default", {}),
     (768, 512, 2, 2, "sdpa", "default", {}),
     (384, 640, 1, 1, "sdpa", "efficient", {}),
@@ -29,7 +30,12 @@ UNET_CASES = [
     (512, 768, 1, 2, "sdpa", "math", {"sdpa_backend": "math"}),
     (1024, 1024, 2, 2, "sliced", "default", {"memory_options": ("attention_slicing",)}),
     (896, 640, 3, 1, "sliced", "default", {"memory_options": ("attention_slicing",)}),
+    (512, 512, 1, 2, "sdpa", "default", {"dtype": "bf16"}),
+    (640, 384, 1, 2, "classic", "default", {"attention": "classic", "dtype": "bf16"}),
+    (512, 512, 1, 2, "sdpa", "math", {"sdpa_backend": "math", "dtype": "fp32"}),
+    (640, 512, 1, 2, "classic", "default", {"attention": "classic", "dtype": "fp32"}),
 ]
+TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
 
 def _values(height, width, n, g):
@@ -37,11 +43,16 @@ def _values(height, width, n, g):
 
 
 @pytest.mark.parametrize("height, width, n, g, attention, backend, config", UNET_CASES,
-                         ids=[f"{c[0]}x{c[1]}-N{c[2]}-G{c[3]}-{c[4]}-{c[5]}" for c in UNET_CASES])
+                         ids=[f"{c[0]}x{c[1]}-N{c[2]}-G{c[3]}-{c[4]}-{c[5]}-{c[6].get('dtype', 'fp16')}"
+                              for c in UNET_CASES])
 def test_unet_step_matches_meta_trace(height, width, n, g, attention, backend, config):
-    traced = meta_trace.trace_unet_step(height, width, batch=n * g, attention=attention, sdpa_backend=backend)
+    import torch
+
     model = sd15_model(make_config(**config))
-    values = _values(height, width, n, g)
+    dtype = getattr(torch, TORCH_DTYPES[model.config.dtype])
+    traced = meta_trace.trace_unet_step(height, width, batch=n * g, dtype=dtype, attention=attention,
+                                        sdpa_backend=backend)
+    values = dict(_values(height, width, n, g), b=model.config.bytes_per_element)
     inputs = next(t.expr for t in model.terms if t.name == "unet_step_inputs")
     ours = exact(model.transients[Stage.UNET_STEP], **values) - exact(inputs, **values)
     assert ours == pytest.approx(traced.peak_bytes, rel=0.005), traced.summary()

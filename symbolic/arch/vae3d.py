@@ -541,7 +541,7 @@ class HunyuanVideoVAE:
                       + c * (F_top + 2) * (8 * th + 2) * (8 * tw + 2))
         n_mid = f * px
         if z.backend == "math":
-            mid = B * 2 * n_mid ** 2 * b + math_sdpa(B * n_mid ** 2, B * n_mid * rev[0])
+            mid = B * 2 * n_mid ** 2 * b + math_sdpa(B * n_mid ** 2, B * n_mid * rev[0], b)
         else:
             mid = B * n_mid ** 2 * (FP32 + b)
         mid += B * b * px * f * rev[0] * 3

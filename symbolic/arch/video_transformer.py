@@ -110,7 +110,7 @@ def attention_core(shape: StepShape, heads: int, head_dim: int, n_q_full: sp.Exp
     else:
         hq, nq, nk, extra = sp.Integer(heads), n_q_full, n_k_full, sp.Integer(0)
     if shape.backend == "math":
-        return extra + math_sdpa(B * hq * nq * nk, B * hq * nq * head_dim)
+        return extra + math_sdpa(B * hq * nq * nk, B * hq * nq * head_dim, b)
     return extra + B * hq * nq * FP32
 
 

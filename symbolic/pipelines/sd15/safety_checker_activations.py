@@ -51,5 +51,5 @@ def safety_checker_attention(config):
     sc = arch.safety_checker()
     maps = 6 * N * sc.tokens * sc.hidden * b
     if config.sdpa_backend == "math":
-        maps += math_sdpa(N * sc.heads * sc.tokens**2, N * sc.tokens * sc.hidden)
+        maps += math_sdpa(N * sc.heads * sc.tokens**2, N * sc.tokens * sc.hidden, b)
     return maps

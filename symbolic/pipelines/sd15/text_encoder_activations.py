@@ -56,5 +56,5 @@ def text_encoder_attention(config):
     enc = arch.text_encoder()
     maps = 6 * CONTEXT_CHUNK * enc.hidden * b
     if config.sdpa_backend == "math":
-        maps += math_sdpa(enc.heads * CONTEXT_CHUNK**2, CONTEXT_CHUNK * enc.hidden)
+        maps += math_sdpa(enc.heads * CONTEXT_CHUNK**2, CONTEXT_CHUNK * enc.hidden, b)
     return maps

@@ -118,7 +118,7 @@ def unet_self_attention_scores(config):
     if kernel == "sliced":
         return CLASSIC_SCORE_COPIES * (unet_heads() // AUTO_SLICE_DIVISOR) * n**2 * b
     if kernel == "math":
-        return math_sdpa(rows * n**2, unet_batch * arch.unet().channels[0] * n)
+        return math_sdpa(rows * n**2, unet_batch * arch.unet().channels[0] * n, b)
     return 0
 
 
@@ -139,5 +139,5 @@ def unet_cross_attention(config):
     elif kernel == "sliced":
         maps += CLASSIC_SCORE_COPIES * (unet.heads // AUTO_SLICE_DIVISOR) * n * ctx * b
     elif kernel == "math":
-        maps += math_sdpa(rows * n * ctx, unet_batch * c0 * n)
+        maps += math_sdpa(rows * n * ctx, unet_batch * c0 * n, b)
     return maps

@@ -81,7 +81,7 @@ def mid_attention_scores(config, latent_tokens: sp.Expr) -> sp.Expr:
     if kernel == "classic":  # the VAE's Attention has upcast_softmax=True
         return classic_scores(latent_tokens**2, b, upcast_softmax=True)
     if kernel == "math":
-        return math_sdpa(latent_tokens**2, arch.vae().channels[-1] * latent_tokens)
+        return math_sdpa(latent_tokens**2, arch.vae().channels[-1] * latent_tokens, b)
     return 0
 
 

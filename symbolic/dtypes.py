@@ -22,9 +22,10 @@ def canonical_dtype(name: object, *, argument: str = "dtype", allowed: tuple[str
     key = str(name).strip().lower() if isinstance(name, str) else None
     kind = None if key is None else (key if key in BYTES_PER_ELEMENT else _ALIASES.get(key))
     if kind is None or kind not in allowed:
+        examples = [next(alias for alias, k in _ALIASES.items() if k == kind_) for kind_ in allowed]
         raise ValueError(
             f"{argument}: unknown dtype {name!r}; valid names: {', '.join(allowed)} "
-            f"(aliases such as float16, bfloat16, float32, float8_e4m3fn are accepted)"
+            f"(aliases such as {', '.join(examples)} are accepted)"
         )
     return kind
 

@@ -27,7 +27,7 @@ from functools import cached_property
 import sympy as sp
 
 from symbolic.algebra import maximum
-from symbolic.arch.tensors import Tensor, conv2d, linear, norm
+from symbolic.arch.tensors import BlockConfig, Tensor, conv2d, linear, norm
 from symbolic.kernels import math_sdpa
 from symbolic.arch.video_transformer import conv3d
 
@@ -77,7 +77,7 @@ class DecodeShape:
 
 # --------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class CogVideoXVAE:
+class CogVideoXVAE(BlockConfig):
     config: dict
 
     keep_fp32_modules = ()
@@ -87,12 +87,8 @@ class CogVideoXVAE:
     tile_stride = (25, 36)   # int(tile * (1 - overlap)), overlap 1/6 (height), 1/5 (width)
 
     @property
-    def channels(self) -> list[int]:
-        return list(self.config["block_out_channels"])
-
-    @property
     def layers(self) -> int:
-        return int(self.config["layers_per_block"])
+        return self.layers_per_block
 
     @property
     def latent(self) -> int:
@@ -417,7 +413,7 @@ class WanVAE:
 
 # --------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class HunyuanVideoVAE:
+class HunyuanVideoVAE(BlockConfig):
     config: dict
 
     keep_fp32_modules = ()
@@ -428,12 +424,8 @@ class HunyuanVideoVAE:
     tile_frame_stride = 3       # tile_sample_stride_num_frames 12 / 4
 
     @property
-    def channels(self) -> list[int]:
-        return list(self.config["block_out_channels"])
-
-    @property
     def layers(self) -> int:
-        return int(self.config["layers_per_block"])
+        return self.layers_per_block
 
     @property
     def latent(self) -> int:

@@ -596,6 +596,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def append_error_row(path: Path, columns: Sequence[str], cells: list[str], exc: BaseException) -> None:
+    """Record a row that failed (e.g. out of memory) in ``path``: its input cells and the error, header first."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        if new:
+            writer.writerow(tuple(columns) + ("error",))
+        writer.writerow(cells + [f"{type(exc).__name__}: {exc}"[:500]])
+
+
 def open_device(name: str):
     """The torch device to measure on, or None after one error line on stderr (no torch, or no CUDA for a CUDA
     device); a CPU device only warns that its memory columns will be 0."""
@@ -661,12 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = measure_row(spec, str(device), cache, num_inference_steps=args.steps, warmup=args.warmup)
             except Exception as exc:  # e.g. torch.OutOfMemoryError: record it, go on with the next row
                 failures += 1
-                new = not err_path.exists()
-                with open(err_path, "a", newline="") as fh:
-                    w = csv.writer(fh, lineterminator="\n")
-                    if new:
-                        w.writerow(INPUT_COLUMNS + ("error",))
-                    w.writerow([_cell(v) for v in spec.as_row().values()] + [f"{type(exc).__name__}: {exc}"[:500]])
+                append_error_row(err_path, INPUT_COLUMNS, format_row(spec.as_row(), INPUT_COLUMNS), exc)
                 print(f"[{i}/{len(todo)}] FAILED {asdict(spec)}: {type(exc).__name__}: {str(exc)[:200]}",
                       file=sys.stderr)
                 gc.collect()

@@ -62,7 +62,7 @@ from symbolic.pipelines.video_models import SPECS, VIDEO_MODELS
 
 from . import build_video as bv
 from .measure_sd15 import RowWriter as _SD15RowWriter
-from .measure_sd15 import _cell
+from .measure_sd15 import _cell, append_error_row
 from .measure_sd15 import format_row as _sd15_format_row
 from .measure_sd15 import write_rows as _sd15_write_rows
 
@@ -738,12 +738,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = measure_row(spec, str(device), cache)
             except Exception as exc:  # e.g. torch.OutOfMemoryError: record it, go on with the next row
                 failures += 1
-                new = not err_path.exists()
-                with open(err_path, "a", newline="") as fh:
-                    w = csv.writer(fh, lineterminator="\n")
-                    if new:
-                        w.writerow(INPUT_COLUMNS + ("error",))
-                    w.writerow(format_row(spec.as_row(), INPUT_COLUMNS) + [f"{type(exc).__name__}: {exc}"[:500]])
+                append_error_row(err_path, INPUT_COLUMNS, format_row(spec.as_row(), INPUT_COLUMNS), exc)
                 print(f"[{i}/{len(todo)}] FAILED {spec.as_row()}: {type(exc).__name__}: {str(exc)[:200]}",
                       file=sys.stderr)
                 gc.collect()

@@ -225,9 +225,21 @@ def _numexpr_function(expr: sp.Expr):
     return evaluate
 
 
+class _NamedExactPrinter(_ExactPrinter):
+    """The exact printer, printing each symbol as the generated code's argument name directly: renaming the
+    expression first (``_with_identifiers``' rebuild) re-evaluates every Max, Min and floor of large stage sums,
+    which costs seconds per configuration."""
+
+    def _print_Symbol(self, expr):
+        return _IDENTIFIER.get(expr, super()._print_Symbol(expr))
+
+
+_IDENTIFIER = dict(zip(ARG_ORDER, _ARG_IDENTIFIERS))
+
+
 def exact_source(expr: sp.Expr) -> str:
     """The Python source of the exact function of ``expr`` (used by the on-disk cache)."""
-    body = _ExactPrinter({"fully_qualified_modules": False}).doprint(_with_identifiers(expr))
+    body = _NamedExactPrinter({"fully_qualified_modules": False}).doprint(sp.sympify(expr))
     return f"lambda {', '.join(_ARG_IDENTIFIERS)}: {body}"
 
 

@@ -35,6 +35,8 @@ class Stage(str, Enum):
 
     RESIDENT = "resident"
     TEXT_ENCODER = "text_encoder"
+    TEXT_ENCODER_2 = "text_encoder_2"
+    TEXT_ENCODER_3 = "text_encoder_3"
     VAE_ENCODE = "vae_encode"
     UNET_STEP = "unet_step"
     TRANSFORMER_STEP = "transformer_step"
@@ -48,12 +50,17 @@ class TermSpec:
 
     name: str
     category: Category
-    stage: Stage
+    #: A ``Stage``, or a role a pipeline model resolves when it binds the term (``symbolic.pipelines.build``:
+    #: ``"own"`` = the stage of the component the term is about, ``"denoiser"`` = the spec's denoiser stage).
+    stage: Stage | str
     source: str
     builder: Callable[..., sp.Expr]
     #: The moments of its stage at which the term is live (a stage's peak is the Max over its moments of the sum of
     #: the terms live then). Resident terms are live at every moment.
     moments: tuple[str, ...] = ("peak",)
+    #: What the term is repeated over when a pipeline model binds it (``"role"``: each loaded component; ``"text"``:
+    #: each text encoder; ``"moment"``: the builder returns {moment: expression}); None: one term.
+    per: str | None = None
 
     @property
     def note(self) -> str:
@@ -66,7 +73,7 @@ class Term:
 
     name: str
     category: Category
-    stage: Stage
+    stage: Stage | str
     expr: sp.Expr
     note: str
     source: str
@@ -80,17 +87,18 @@ class TermRegistry:
         self.name = name
         self._specs: dict[str, TermSpec] = {}
 
-    def register(self, name: str, *, category: Category, stage: Stage, source: str,
-                 moments: tuple[str, ...] | str = ("peak",)):
+    def register(self, name: str, *, category: Category, stage: Stage | str, source: str,
+                 moments: tuple[str, ...] | str = ("peak",), per: str | None = None):
         """Decorator: register ``builder(config) -> sympy.Expr`` as the term ``name``."""
         moments = (moments,) if isinstance(moments, str) else tuple(moments)
+        stage = Stage(stage) if stage in {s.value for s in Stage} else stage
 
         def decorate(builder: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
             if name in self._specs:
                 raise ValueError(f"{self.name}: term {name!r} registered twice")
             if not (builder.__doc__ or "").strip():
                 raise ValueError(f"{self.name}: term {name!r} has no derivation note (docstring)")
-            self._specs[name] = TermSpec(name, Category(category), Stage(stage), source, builder, moments)
+            self._specs[name] = TermSpec(name, Category(category), stage, source, builder, moments, per)
             return builder
 
         return decorate
@@ -119,7 +127,7 @@ class StagedModel:
     every pipeline model shares (PyTorch ``mem_tracker``'s shape). A subclass provides ``terms`` and ``stages``."""
 
     terms: list[Term]
-    stages: tuple[Stage, ...]
+    stages: tuple[Stage | str, ...]
 
     def terms_of(self, stage: Stage) -> list[Term]:
         return [t for t in self.terms if t.stage == stage]

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import sympy as sp
+
 from symbolic.arch.tensors import EncoderConfig, Tensor, conv2d, linear, norm
+from symbolic.components import register
+from symbolic.kernels import math_sdpa
+
+#: Bytes of an int64 token id.
+INT64_BYTES = 8
 
 
 def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
@@ -15,9 +22,38 @@ def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
             + linear(f"{name}.mlp.fc2", intermediate, dim) + norm(f"{name}.layer_norm2", dim))
 
 
+@register("CLIPTextModel")
 @dataclass(frozen=True)
 class CLIPText(EncoderConfig):
     config: dict
+
+    kind = "text_encoder"
+    keep_fp32_modules = ()
+    keep_fp32_only_under_fp16 = False
+    fixed_dtype_bytes = {}
+    moment_notes = {
+        "mlp": "Peak inside a layer's MLP (modeling_clip.py CLIPMLP): the residual and ``layer_norm2``'s output, "
+               "``fc1``'s output and quick_gelu's temporaries ``1.702 x`` and ``sigmoid(1.702 x)``: tokens x "
+               "(2 d + 3 intermediate) per prompt, plus the int64 ids and the 4-D causal mask.",
+        "attention": "Peak inside self-attention (CLIPAttention): residual, ``layer_norm1`` output, q, k, v and the "
+                     "output (6 x tokens x d per prompt); with math SDPA its float32 scores, probabilities and mask "
+                     "and float32 q, k, v copies (``symbolic.kernels.math_sdpa``).",
+    }
+
+    @property
+    def output_dim(self) -> int:
+        return self.hidden
+
+    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str,
+                           backend: str = "flash") -> dict[str, sp.Expr]:
+        """One forward on ``batch`` prompts of ``tokens`` (77, padded) tokens: the same composition as SD 1.5's
+        measured text-encoder terms (``symbolic/pipelines/sd15/text_encoder_activations.py``), per prompt."""
+        inputs = batch * tokens * INT64_BYTES + tokens**2 * b
+        mlp = batch * tokens * (2 * self.hidden + 3 * self.intermediate) * b
+        attention = 6 * batch * tokens * self.hidden * b
+        if backend == "math":
+            attention += math_sdpa(batch * self.heads * tokens**2, batch * tokens * self.hidden, b)
+        return {"mlp": inputs + mlp, "attention": inputs + attention}
 
     @property
     def max_tokens(self) -> int:
@@ -35,9 +71,15 @@ class CLIPText(EncoderConfig):
         return out + norm("final_layer_norm", d)
 
 
+@register("StableDiffusionSafetyChecker")
 @dataclass(frozen=True)
 class SafetyChecker(EncoderConfig):
     config: dict
+
+    kind = "safety_checker"
+    keep_fp32_modules = ()
+    keep_fp32_only_under_fp16 = False
+    fixed_dtype_bytes = {}
 
     @property
     def vision(self) -> dict:

@@ -15,11 +15,26 @@ from functools import cached_property
 import sympy as sp
 
 from symbolic.arch.tensors import EncoderConfig, Tensor, linear
+from symbolic.components import register
 
 
+@register("LlamaModel")
 @dataclass(frozen=True)
 class LlamaText(EncoderConfig):
     config: dict
+
+    kind = "text_encoder"
+    keep_fp32_modules = ()
+    keep_fp32_only_under_fp16 = False
+    moment_notes = {"forward": "HunyuanVideo's prompt encoding with every hidden state returned and the KV cache "
+                               "kept (``LlamaText.activation_bytes``), modeling_llama.py."}
+
+    @property
+    def output_dim(self) -> int:
+        return self.hidden
+
+    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str) -> dict[str, sp.Expr]:
+        return {"forward": self.activation_bytes(batch, tokens, b)}
 
     @property
     def kv_heads(self) -> int:

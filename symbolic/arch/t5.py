@@ -22,11 +22,25 @@ import sympy as sp
 
 from symbolic.algebra import maximum
 from symbolic.arch.tensors import Tensor, linear
+from symbolic.components import register
 
 
+@register("T5EncoderModel", "UMT5EncoderModel")
 @dataclass(frozen=True)
 class T5Encoder:
     config: dict
+
+    kind = "text_encoder"
+    fixed_dtype_bytes = {}
+    #: transformers applies ``_keep_in_fp32_modules`` only under a float16 load.
+    keep_fp32_only_under_fp16 = True
+    moment_notes = {"forward": "One encoder forward (``T5Encoder.activation_bytes``: the feed-forward with the "
+                               "position bias, or UMT5's per-layer bias at the attention), modeling_t5.py / "
+                               "modeling_umt5.py."}
+
+    @property
+    def output_dim(self) -> int:
+        return self.d_model
 
     @property
     def d_model(self) -> int:
@@ -57,7 +71,7 @@ class T5Encoder:
         return str(self.config.get("feed_forward_proj", "relu")).startswith("gated")
 
     #: transformers keeps these modules in fp32 under a float16 load (``_keep_in_fp32_modules``).
-    keep_fp32_modules_fp16 = ("wo",)
+    keep_fp32_modules = ("wo",)
 
     @cached_property
     def tensors(self) -> list[Tensor]:
@@ -102,3 +116,7 @@ class T5Encoder:
             return self.heads * L * L * b + ff
         attention = (1 + batch) * self.heads * L * L * b + 7 * batch * L * d * b + batch * self.heads * L * 4
         return maximum(ff, attention)
+
+    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str) -> dict[str, sp.Expr]:
+        """The protocol's form of ``activation_bytes``: ``wo`` stays float32 under a float16 load."""
+        return {"forward": self.activation_bytes(batch, tokens, b, wo_fp32=dtype == "fp16")}

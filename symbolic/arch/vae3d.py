@@ -28,6 +28,7 @@ import sympy as sp
 
 from symbolic.algebra import maximum
 from symbolic.arch.tensors import BlockConfig, Tensor, conv2d, linear, norm
+from symbolic.components import register
 from symbolic.kernels import math_sdpa
 from symbolic.arch.video_transformer import conv3d
 
@@ -73,12 +74,56 @@ class DecodeShape:
     tiling: bool = False
     #: bytes per element as a number (the decode's float32 upcasts depend on it even when ``b`` is a symbol)
     b_value: int = 2
+    #: ``vae.enable_slicing()``: the batch is decoded one sample at a time
+    slicing: bool = False
+
+
+#: Derivation notes of the decode moments the video VAEs list (each class takes the ones it has).
+MOMENT_NOTES = {
+    "first_batch": "CogVideoX: the first frame batch (2 + t mod 2 latent frames): its conv caches and the top block's "
+                   "working set (``CogVideoXVAE.decode_moments``).",
+    "second_batch": "CogVideoX: the second frame batch, with the first batch's whole cache set still referenced next "
+                    "to the new caches (old + new), and the first batch's output frames.",
+    "last_batch": "CogVideoX: the last frame batch: two 2-frame cache sets, the working set and all earlier output "
+                  "frames.",
+    "frame_head": "Wan: a later latent frame at the decoder head (float32 ``F.normalize``) with the cache set and "
+                  "every frame decoded so far.",
+    "frame_conv": "Wan: a later latent frame inside the top resnet's causal conv (cache concat and spatial zero "
+                  "padding) with the cache set and every frame decoded so far.",
+    "first_frame": "Wan: the first latent frame (only moment when there is one).",
+    "upsample": "HunyuanVideo: the last spatial upsampler of a temporal tile (17 output frames), with every earlier "
+                "tile's output held.",
+    "mid_attention": "HunyuanVideo: the mid block's frame-causal attention mask over the tile's tokens (N^2 x (4 + b) "
+                     "while it is built), or the math backend's score matrices.",
+    "postprocess": "The decoded video and ``postprocess_video``'s denormalize temporaries (3 x output), or all decoded "
+                   "tiles and their concatenation.",
+}
+
+
+class VideoVAE:
+    """What the three causal video VAEs share as components: 8 x spatial and 4 x temporal compression, no encode
+    model (text-to-video only decodes)."""
+
+    kind = "vae"
+    keep_fp32_only_under_fp16 = False
+    spatial_compression = 8
+    temporal_compression = 4
+
+    def encode_moments(self, shape) -> dict:
+        raise ValueError(f"{type(self).__name__}: encoding (video-to-video) is not modelled")
 
 
 # --------------------------------------------------------------------------------------------------------------------
+@register("AutoencoderKLCogVideoX")
 @dataclass(frozen=True)
-class CogVideoXVAE(BlockConfig):
+class CogVideoXVAE(VideoVAE, BlockConfig):
     config: dict
+
+    moment_notes = {k: MOMENT_NOTES[k] for k in ("first_batch", "second_batch", "last_batch", "postprocess")}
+
+    @property
+    def latent_channels(self) -> int:
+        return self.latent
 
     keep_fp32_modules = ()
     fixed_dtype_bytes = {}
@@ -246,9 +291,16 @@ class CogVideoXVAE(BlockConfig):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+@register("AutoencoderKLWan")
 @dataclass(frozen=True)
-class WanVAE:
+class WanVAE(VideoVAE):
     config: dict
+
+    moment_notes = {k: MOMENT_NOTES[k] for k in ("frame_head", "frame_conv", "first_frame", "postprocess")}
+
+    @property
+    def latent_channels(self) -> int:
+        return self.z_dim
 
     keep_fp32_modules = ()
     fixed_dtype_bytes = {}
@@ -412,9 +464,16 @@ class WanVAE:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+@register("AutoencoderKLHunyuanVideo")
 @dataclass(frozen=True)
-class HunyuanVideoVAE(BlockConfig):
+class HunyuanVideoVAE(VideoVAE, BlockConfig):
     config: dict
+
+    moment_notes = {k: MOMENT_NOTES[k] for k in ("upsample", "mid_attention", "postprocess")}
+
+    @property
+    def latent_channels(self) -> int:
+        return self.latent
 
     keep_fp32_modules = ()
     fixed_dtype_bytes = {}

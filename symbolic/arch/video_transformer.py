@@ -28,6 +28,7 @@ from functools import cached_property
 import sympy as sp
 
 from symbolic.arch.tensors import Tensor, linear, norm
+from symbolic.components import register
 from symbolic.kernels import math_sdpa
 
 FP32 = 4
@@ -136,10 +137,40 @@ class AttentionDims:
         return self.heads * self.head_dim
 
 
+#: Derivation notes of the moments the video transformers list (each class takes the ones it has).
+MOMENT_NOTES = {
+    "feedforward": "Block transients at the feed-forward (CogVideoX, Wan): the FF input, its up-projection and GELU "
+                   "(2 x N x F), the down-projection's output and the residual streams (CogVideoX: the "
+                   "patch-embedding output is still alive in block 0 because the text and video streams are slices "
+                   "of it).",
+    "attention": "Block transients at the self-attention SDPA call: q, k, v, the output, the block input and norm "
+                 "outputs; with the math backend the float32 upcasts and the two float32 score matrices (heads x N x "
+                 "N each), with Ulysses / ring the all-to-all or ring buffers (``attention_core``). Default SDPA "
+                 "(flash / memory-efficient) stores no N x N matrix.",
+    "rotary": "CogVideoX-5B: ``apply_rotary_emb`` on the video part of q: three float32 N_v x D temporaries next to "
+              "the attention inputs.",
+    "qk_norm": "Wan: the q/k RMSNorm over all heads, computed in float32 (three float32 N x D temporaries next to q, "
+               "k, v and the block input).",
+    "cross_attention": "Wan: the cross-attention to the 512 text tokens (N queries x 512 keys; only large with the "
+                       "math backend).",
+    "single_rotary": "HunyuanVideo single-stream block: RoPE on the key while the GELU'd MLP branch (N x 4D, "
+                     "computed before the attention) is held.",
+    "single_attention": "HunyuanVideo single-stream block: the SDPA call with the MLP branch held (plus the math "
+                        "backend's score matrices).",
+    "dual_feedforward": "HunyuanVideo dual-stream block: the video stream's feed-forward.",
+}
+
+
 # --------------------------------------------------------------------------------------------------------------------
+@register("CogVideoXTransformer3DModel")
 @dataclass(frozen=True)
 class CogVideoXTransformer(AttentionDims):
     config: dict
+
+    kind = "denoiser"
+    joint_text = True
+    keep_fp32_only_under_fp16 = False
+    moment_notes = {k: MOMENT_NOTES[k] for k in ("feedforward", "attention", "rotary")}
 
     @property
     def ff_inner(self) -> int:
@@ -246,9 +277,15 @@ class CogVideoXTransformer(AttentionDims):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+@register("WanTransformer3DModel")
 @dataclass(frozen=True)
 class WanTransformer(AttentionDims):
     config: dict
+
+    kind = "denoiser"
+    joint_text = False
+    keep_fp32_only_under_fp16 = False
+    moment_notes = {k: MOMENT_NOTES[k] for k in ("feedforward", "attention", "qk_norm", "cross_attention")}
 
     @property
     def ffn(self) -> int:
@@ -259,8 +296,12 @@ class WanTransformer(AttentionDims):
         return int(self.config["num_layers"])
 
     @property
-    def patch(self) -> tuple[int, int, int]:
+    def patch_thw(self) -> tuple[int, int, int]:
         return tuple(int(x) for x in self.config["patch_size"])
+
+    @property
+    def patch(self) -> int:
+        return self.patch_thw[1]
 
     #: ``WanTransformer3DModel._keep_in_fp32_modules``: diffusers' loader keeps parameters whose dotted name has one
     #: of these components in float32 whatever ``torch_dtype`` is (model_loading_utils.load_model_dict_into_meta).
@@ -275,7 +316,7 @@ class WanTransformer(AttentionDims):
         freq, text = int(c["freq_dim"]), int(c["text_dim"])
         rope_len = int(c.get("rope_max_seq_len", 1024))
         out = [Tensor("rope.freqs_cos", (rope_len, self.head_dim)), Tensor("rope.freqs_sin", (rope_len, self.head_dim))]
-        out += conv3d("patch_embedding", cin, D, self.patch)
+        out += conv3d("patch_embedding", cin, D, self.patch_thw)
         ce = "condition_embedder"
         out += linear(f"{ce}.time_embedder.linear_1", freq, D) + linear(f"{ce}.time_embedder.linear_2", D, D)
         out += linear(f"{ce}.time_proj", D, 6 * D)
@@ -292,7 +333,7 @@ class WanTransformer(AttentionDims):
             if c.get("cross_attn_norm", True):
                 out += norm(f"{n}.norm2", D)
             out += linear(f"{n}.ffn.net.0.proj", D, self.ffn) + linear(f"{n}.ffn.net.2", self.ffn, D)
-        out += linear("proj_out", D, cout * self.patch[0] * self.patch[1] * self.patch[2])
+        out += linear("proj_out", D, cout * self.patch_thw[0] * self.patch_thw[1] * self.patch_thw[2])
         out.append(Tensor("scale_shift_table", (1, 2, D)))
         return out
 
@@ -334,9 +375,15 @@ class WanTransformer(AttentionDims):
 
 
 # --------------------------------------------------------------------------------------------------------------------
+@register("HunyuanVideoTransformer3DModel")
 @dataclass(frozen=True)
 class HunyuanVideoTransformer(AttentionDims):
     config: dict
+
+    kind = "denoiser"
+    joint_text = True
+    keep_fp32_only_under_fp16 = False
+    moment_notes = {k: MOMENT_NOTES[k] for k in ("attention", "single_rotary", "single_attention", "dual_feedforward")}
 
     @property
     def mlp(self) -> int:

@@ -1,0 +1,572 @@
+"""One closed-form model for any pipeline: a spec (``symbolic.pipelines.spec``) + its components' configs.
+
+peak_allocated = resident + Max over stages (the text encoders in order, the denoiser step, the VAE decode) of the
+stage's transient, a stage's transient being the Max over its *moments* of the terms live then
+(``symbolic.terms.StagedModel``). Every term below is one decorated function whose docstring is its derivation; what
+a component class does inside a call is the component's own knowledge (``symbolic.components``: ``moments``,
+``activation_moments``, ``decode_moments``, each with its notes), what the pipeline does around the calls is its
+spec's. Symbols: T frames, H x W pixels, B batch (images or videos), G classifier-free-guidance copies, b bytes per
+element of the denoiser's dtype, P devices.
+
+Switches modelled here: ``cpu_offload`` (``enable_model_cpu_offload``: only the running component's weights on the
+GPU), ``vae_tiling`` (``vae.enable_tiling()``), ``text_encoder_cpu`` (the text encoders run on the CPU), and many
+GPUs (``devices`` = P): ``ulysses`` / ``ring`` sequence parallelism split the denoiser's token-wise activations over
+P devices (weights replicated); ``fsdp`` shards the denoiser's and text encoders' repeated blocks and all-gathers
+one block at a time (plus the prefetched next).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import sympy as sp
+
+from symbolic import components
+from symbolic.algebra import maximum
+from symbolic.allocator import load_allocated_bytes
+from symbolic.arch.tensors import Tensor
+from symbolic.arch.vae3d import DecodeShape
+from symbolic.arch.video_transformer import StepShape
+from symbolic.dtypes import BYTES_PER_ELEMENT
+from symbolic.framework import Framework, default_framework
+from symbolic.pipelines.catalog import PipelineSource
+from symbolic.symbols import B, G, H, P, T, W, b
+from symbolic.terms import Category, Stage, StagedModel, Term, TermRegistry
+
+PIPELINE_TERMS = TermRegistry("pipeline")
+
+FP32 = 4
+INT64 = 8
+MEMORY_OPTIONS = ("cpu_offload", "vae_tiling", "text_encoder_cpu")
+PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
+ATTENTION_BACKENDS = ("flash", "math")
+#: The caching allocator's cached-but-free bytes beside the allocated peak, carried over from the SD 1.5 fit
+#: (``symbolic.pipelines.sd15.model``): a cached pool plus a fraction of the largest stage transient. Not validated
+#: on these pipelines (no measurement yet); the allocated peak does not depend on it.
+from symbolic.pipelines.sd15.model import RESERVED_CACHE_BYTES  # noqa: E402
+from symbolic.pipelines.sd15.model import RESERVED_DECODE_FRACTION as RESERVED_TRANSIENT_FRACTION  # noqa: E402
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that changes the *shape* of the equations (values of T, H, W, B, G, P are symbols)."""
+
+    source: PipelineSource
+    dtype: str | None = None
+    memory_options: frozenset = frozenset()
+    parallel: str | None = None
+    attention: str = "flash"
+    framework: Framework = field(default_factory=default_framework)
+
+    @property
+    def spec(self):
+        return self.source.spec
+
+    def dtype_of(self, role: str) -> str:
+        """The component's dtype: an explicit ``dtype`` puts every component in it; else the catalog's."""
+        if self.dtype is not None:
+            return self.dtype
+        return dict(self.source.component_dtypes).get(role, self.source.dtype)
+
+    @property
+    def denoiser_dtype(self) -> str:
+        return self.dtype_of(self.spec.denoiser)
+
+    def bytes_of(self, role: str) -> sp.Expr:
+        """``b`` when the component shares the denoiser's dtype, else its byte count."""
+        dtype = self.dtype_of(role)
+        return b if dtype == self.denoiser_dtype else sp.Integer(BYTES_PER_ELEMENT[dtype])
+
+    @property
+    def b_value(self) -> int:
+        return BYTES_PER_ELEMENT[self.denoiser_dtype]
+
+    def has(self, option: str) -> bool:
+        return option in self.memory_options
+
+
+# --- components and shapes -----------------------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def component(source: PipelineSource, role: str):
+    return components.from_config(source.config(role), f"{source.folder}/{role}/config.json")
+
+
+def denoiser(config: PipelineConfig):
+    return component(config.source, config.spec.denoiser)
+
+
+def vae(config: PipelineConfig):
+    return component(config.source, "vae")
+
+
+def latent_frames(config: PipelineConfig) -> sp.Expr:
+    """1 for images; the causal rule ``(T - 1) // s_t + 1`` (CogVideoX, HunyuanVideo, LTX-Video); WanPipeline rounds
+    ``num_frames`` to ``num_frames // s_t * s_t + 1`` first (a warning, not an error), which gives ``T // s_t + 1``."""
+    rule, s_t = config.spec.frame_rule, vae(config).temporal_compression
+    if rule == "image":
+        return sp.Integer(1)
+    if rule == "wan":
+        return sp.floor(T / s_t) + 1
+    return sp.floor((T - 1) / s_t) + 1
+
+
+def latent_hw(config: PipelineConfig) -> tuple[sp.Expr, sp.Expr]:
+    """``height // vae_scale_factor_spatial`` in every pipeline's ``prepare_latents``."""
+    s = vae(config).spatial_compression
+    return sp.floor(H / s), sp.floor(W / s)
+
+
+def latent_elements(config: PipelineConfig) -> sp.Expr:
+    lh, lw = latent_hw(config)
+    return B * vae(config).latent_channels * latent_frames(config) * lh * lw
+
+
+def denoiser_tokens(config: PipelineConfig) -> sp.Expr:
+    """Latent tokens after the denoiser's spatial patch (p x p latent pixels per token; no temporal patch in the
+    modelled transformers)."""
+    lh, lw = latent_hw(config)
+    p = denoiser(config).patch
+    return latent_frames(config) * sp.floor(lh / p) * sp.floor(lw / p)
+
+
+def joint_text_tokens(config: PipelineConfig) -> int:
+    """Text tokens in the denoiser's self-attention sequence (0 where it cross-attends)."""
+    return config.spec.denoiser_text_tokens if denoiser(config).joint_text else 0
+
+
+def denoiser_batch(config: PipelineConfig) -> sp.Expr:
+    return B * G if config.spec.guidance == "batched" else B
+
+
+@lru_cache(maxsize=None)
+def step_shape(config: PipelineConfig) -> StepShape:
+    return StepShape(denoiser_batch(config), denoiser_tokens(config), sp.Integer(config.spec.denoiser_text_tokens),
+                     b, config.attention, config.parallel, P)
+
+
+@lru_cache(maxsize=None)
+def denoiser_moments(config: PipelineConfig) -> dict[str, sp.Expr]:
+    return denoiser(config).moments(step_shape(config))
+
+
+@lru_cache(maxsize=None)
+def decode_shape(config: PipelineConfig) -> DecodeShape:
+    lh, lw = latent_hw(config)
+    return DecodeShape(B, latent_frames(config), lh, lw, config.bytes_of("vae"), config.attention,
+                       config.has("vae_tiling"), BYTES_PER_ELEMENT[config.dtype_of("vae")])
+
+
+@lru_cache(maxsize=None)
+def decode_moments(config: PipelineConfig) -> dict[str, sp.Expr]:
+    return vae(config).decode_moments(decode_shape(config))
+
+
+def prompt_embeds_bytes(config: PipelineConfig, role: str, tokens: int) -> sp.Expr:
+    """One prompt embedding of B x tokens x the encoder's output width, in the encoder's dtype."""
+    return B * tokens * component(config.source, role).output_dim * config.bytes_of(role)
+
+
+# --- weights -------------------------------------------------------------------------------------------------------
+_BLOCK = re.compile(r"^(.*?(?:blocks|transformer_blocks|single_transformer_blocks|refiner_blocks|block|layers)\.\d+)\.")
+
+
+@dataclass(frozen=True)
+class WeightBreakdown:
+    """A component's tensors split by the bytes per element they take after ``from_pretrained(torch_dtype=...)``."""
+
+    model_dtype: int      # elements in the component's dtype
+    fp32: int             # elements kept in float32 (``_keep_in_fp32_modules``)
+    fixed_bytes: int      # bytes of tensors with a fixed dtype (float64 / int64 / float32 buffers)
+    largest_block: int    # elements of the largest repeated block (what FSDP all-gathers at once)
+    block_elements: int   # elements inside repeated blocks (what FSDP shards)
+    sizes: tuple[int, ...]  # each tensor's bytes, in ``.to()`` order (for the allocator replay)
+
+    def expr(self, b_comp: sp.Expr) -> sp.Expr:
+        return self.model_dtype * b_comp + self.fp32 * FP32 + self.fixed_bytes
+
+
+def keeps_fp32(comp, dtype: str) -> tuple[str, ...]:
+    """The modules kept in float32 under this load: none for a float32 load; transformers' only under float16."""
+    if dtype == "fp32" or (comp.keep_fp32_only_under_fp16 and dtype != "fp16"):
+        return ()
+    return tuple(comp.keep_fp32_modules)
+
+
+@lru_cache(maxsize=None)
+def weights_of(config: PipelineConfig, role: str) -> WeightBreakdown:
+    comp, dtype = component(config.source, role), config.dtype_of(role)
+    keep, fixed = keeps_fp32(comp, dtype), dict(comp.fixed_dtype_bytes)
+    model = fp32 = fixed_bytes = in_blocks = 0
+    blocks: dict[str, int] = {}
+    sizes = []
+    t: Tensor
+    for t in comp.tensors:
+        if t.name in fixed:
+            per = fixed[t.name]
+            fixed_bytes += t.numel * per
+        elif not t.floating:
+            per = INT64
+            fixed_bytes += t.numel * per
+        elif any(k in t.name.split(".") for k in keep):
+            per = FP32
+            fp32 += t.numel
+        else:
+            per = BYTES_PER_ELEMENT[dtype]
+            model += t.numel
+        sizes.append(t.numel * per)
+        match = _BLOCK.match(t.name)
+        if match:
+            blocks[match.group(1)] = blocks.get(match.group(1), 0) + t.numel
+            in_blocks += t.numel
+    return WeightBreakdown(model, fp32, fixed_bytes, max(blocks.values(), default=0), in_blocks, tuple(sizes))
+
+
+def component_bytes(config: PipelineConfig, role: str) -> sp.Expr:
+    return weights_of(config, role).expr(config.bytes_of(role))
+
+
+@lru_cache(maxsize=None)
+def allocator_rounding(config: PipelineConfig, role: str) -> tuple[int, int]:
+    """(allocated - raw, reserved - allocated) bytes of moving the component's tensors to the GPU one by one
+    through the caching allocator model (``symbolic.allocator``: 512-byte rounding, un-split block remainders,
+    2 / 20 MiB segments)."""
+    sizes = list(weights_of(config, role).sizes)
+    allocated, reserved = load_allocated_bytes(sizes)
+    return allocated - sum(sizes), reserved - allocated
+
+
+def loaded_roles(config: PipelineConfig) -> tuple[str, ...]:
+    """Every model component ``from_pretrained`` loads and ``.to("cuda")`` moves (the VAE's encoder too)."""
+    return config.source.roles
+
+
+def text_roles(config: PipelineConfig) -> tuple[str, ...]:
+    return tuple(call.role for call in config.spec.text_calls)
+
+
+def _is_text(config: PipelineConfig, role: str) -> bool:
+    return role in text_roles(config)
+
+
+def _fsdp(config: PipelineConfig, role: str) -> bool:
+    return config.parallel == "fsdp" and (role == config.spec.denoiser or _is_text(config, role))
+
+
+def weights_on_device(config: PipelineConfig, role: str) -> sp.Expr:
+    """The component's bytes on one device: whole, or under FSDP its repeated blocks sharded over P (each block a
+    flat parameter split evenly) with the rest (embeddings, heads) unsharded."""
+    if not _fsdp(config, role):
+        return component_bytes(config, role)
+    w = weights_of(config, role)
+    whole, blocks = component_bytes(config, role), w.block_elements * config.bytes_of(role)
+    return whole - blocks + sp.ceiling(blocks / P)
+
+
+def gathered_blocks(config: PipelineConfig, role: str) -> sp.Expr:
+    """FSDP all-gathers a block's full parameters before its forward and prefetches the next one: two unsharded
+    blocks live at once (minus the device's own shard of each)."""
+    if not _fsdp(config, role):
+        return sp.Integer(0)
+    block = weights_of(config, role).largest_block * config.bytes_of(role)
+    return 2 * (block - sp.ceiling(block / P))
+
+
+def _on_cpu(config: PipelineConfig, role: str) -> bool:
+    return _is_text(config, role) and config.has("text_encoder_cpu")
+
+
+def resident(config: PipelineConfig, role: str) -> bool:
+    return not _on_cpu(config, role) and not config.has("cpu_offload")
+
+
+def offloaded(config: PipelineConfig, role: str) -> bool:
+    return not _on_cpu(config, role) and config.has("cpu_offload")
+
+
+def stage_of(config: PipelineConfig, role: str) -> str | None:
+    """The stage in which a component runs (None: loaded, never called in this task, e.g. a safety checker)."""
+    if _is_text(config, role):
+        return role
+    if role == config.spec.denoiser:
+        return config.spec.denoiser_stage
+    return "vae_decode" if role == "vae" else None
+
+
+# --- terms ---------------------------------------------------------------------------------------------------------
+@PIPELINE_TERMS.register("weights", category=Category.WEIGHTS, stage=Stage.RESIDENT, per="role",
+                         source="symbolic/components (each class's tensors)")
+def weights_resident(config, role):
+    """The component's parameters and buffers: elements x the component's bytes per element, float32 for the
+    modules the library keeps in float32 (``_keep_in_fp32_modules``), and the init dtype for non-persistent buffers
+    absent from the checkpoint (RoPE tables, position ids). Resident unless model offload is on (or it runs on the
+    CPU). Per device under FSDP."""
+    return weights_on_device(config, role) if resident(config, role) else 0
+
+
+@PIPELINE_TERMS.register("offloaded_weights", category=Category.WEIGHTS, stage="own", per="role",
+                         source="diffusers DiffusionPipeline.enable_model_cpu_offload (accelerate cpu_offload_with_hook)")
+def weights_offloaded(config, role):
+    """With model CPU offload a component is moved to the GPU when its forward is called and back when the next
+    component's hook fires: its stage holds its weights only."""
+    return weights_on_device(config, role) if offloaded(config, role) and stage_of(config, role) else 0
+
+
+@PIPELINE_TERMS.register("allocator.weights_rounding", category=Category.ALLOCATOR, stage=Stage.RESIDENT,
+                         source="symbolic/allocator.py (c10 CUDACachingAllocator rules)")
+def weights_rounding(config):
+    """What ``memory_allocated`` counts beyond the raw bytes after the weights are moved: each tensor rounded to
+    512 bytes, and blocks whose remainder is too small to split handed out whole (caching-allocator model, each
+    resident component packed on its own). Not modelled under FSDP (flat parameters pack differently)."""
+    if config.parallel == "fsdp":
+        return 0
+    return sum(allocator_rounding(config, role)[0] for role in loaded_roles(config) if resident(config, role))
+
+
+@PIPELINE_TERMS.register("workspace.cublas", category=Category.WORKSPACE, stage=Stage.RESIDENT,
+                         source="symbolic/framework.py cublas_workspace_bytes")
+def cublas_workspace(config):
+    """cuBLAS workspace allocated through the caching allocator on the first matmul (in the text encoder) and
+    kept: 32 MiB + 1 MiB on Hopper (``Framework.cublas_workspace_bytes``)."""
+    return config.framework.cublas_workspace_bytes
+
+
+@PIPELINE_TERMS.register("text.activations", category=Category.ACTIVATIONS, stage="own", per="text",
+                         source="the text encoder's activation_moments (symbolic/components, symbolic/arch)")
+def text_activations(config, role):
+    """One encoder call on the B prompts (the negative prompt is a second call of the same size), at the tokens
+    the pipeline feeds it (padding included): the component's own moments."""
+    if _on_cpu(config, role):
+        return {}
+    call = next(c for c in config.spec.text_calls if c.role == role)
+    return component(config.source, role).activation_moments(B, call.tokens_in, config.bytes_of(role),
+                                                             config.dtype_of(role))
+
+
+@PIPELINE_TERMS.register("text.fsdp_gathered", category=Category.WEIGHTS, stage="own", per="text",
+                         source="torch FSDP (all-gather per wrapped block, forward prefetch)")
+def text_gathered(config, role):
+    """Under FSDP the text encoder's current and prefetched blocks are all-gathered to full size."""
+    return 0 if _on_cpu(config, role) else gathered_blocks(config, role)
+
+
+@PIPELINE_TERMS.register("text.kept_embeddings", category=Category.ACTIVATIONS, stage="own", per="text",
+                         source="encode_prompt of each pipeline")
+def text_kept(config, role):
+    """Embeddings already computed while this encoder's last call runs. ``encode_prompt`` encodes the positive
+    prompt with every encoder, then (G = 2) the negative one: during the negative call of encoder i all positive
+    embeddings and the negatives of the encoders before i are held; without guidance, the embeddings of the
+    encoders before i."""
+    if _on_cpu(config, role):
+        return 0
+    calls = config.spec.text_calls
+    i = [c.role for c in calls].index(role)
+    out = [prompt_embeds_bytes(config, c.role, c.tokens_kept) for c in calls]
+    before, every = sp.Add(*out[:i]), sp.Add(*out)
+    return before + (G - 1) * every
+
+
+@PIPELINE_TERMS.register("denoiser.step_inputs", category=Category.ACTIVATIONS, stage="denoiser",
+                         source="the denoising loop of each pipeline's __call__")
+def step_inputs(config):
+    """Live through the whole step, outside the denoiser: the latents (float32 where ``prepare_latents`` makes them
+    so), the model input (``torch.cat([latents] * 2)`` with batched guidance, a dtype cast otherwise) and the
+    prompt embeddings: with batched guidance ``torch.cat([negative_prompt_embeds, prompt_embeds])`` next to the
+    negative half it was built from ((2G - 1) x B x L x d); with separate passes both embeddings (G x B x L x d) and,
+    during the unconditional pass, the conditional ``noise_pred``; guidance-distilled: B x L x d."""
+    spec, lat = config.spec, latent_elements(config)
+    latents = lat * (FP32 if spec.latents_fp32 else b)
+    model_input = (G if spec.guidance == "batched" else 1) * lat * b if spec.model_input_copy else 0
+    embeds = prompt_embeds_bytes(config, spec.prompt_embeds_from, spec.denoiser_text_tokens)
+    if spec.guidance == "batched":
+        return latents + model_input + (2 * G - 1) * embeds
+    if spec.guidance == "separate":
+        return latents + model_input + G * embeds + (G - 1) * lat * b
+    return latents + model_input + embeds
+
+
+@PIPELINE_TERMS.register("denoiser.resident_inputs", category=Category.ACTIVATIONS, stage="denoiser",
+                         source="the denoiser's resident_inputs (symbolic/components, symbolic/arch)")
+def denoiser_resident_inputs(config):
+    """Inside the denoiser but live across its blocks: rotary tables expanded to the token grid (float32, per
+    device), projected text (Wan), refined text tokens (HunyuanVideo)."""
+    return denoiser(config).resident_inputs(step_shape(config))
+
+
+@PIPELINE_TERMS.register("denoiser.fsdp_gathered", category=Category.WEIGHTS, stage="denoiser",
+                         source="torch FSDP (all-gather per wrapped block, forward prefetch)")
+def denoiser_gathered(config):
+    """Under FSDP the running block and the prefetched next one are all-gathered (full size, less the device's own
+    shards)."""
+    return gathered_blocks(config, config.spec.denoiser)
+
+
+@PIPELINE_TERMS.register("denoiser.moments", category=Category.ACTIVATIONS, stage="denoiser", per="moment",
+                         source="the denoiser's moments (symbolic/components, symbolic/arch)")
+def denoiser_block_moments(config):
+    """The block transients at each moment of one denoiser forward that can be its peak (the component's
+    ``moments``; its ``moment_notes`` say what each holds)."""
+    return denoiser_moments(config)
+
+
+@PIPELINE_TERMS.register("vae.latents", category=Category.ACTIVATIONS, stage="vae_decode",
+                         source="decode_latents / the pipelines' decode block")
+def vae_latents(config):
+    """The final latents handed to ``vae.decode``: the loop's latents and their cast / scaled copy in the VAE dtype
+    (``latents / scaling_factor`` or ``latents / latents_std + latents_mean``)."""
+    lat = latent_elements(config)
+    return lat * (FP32 if config.spec.latents_fp32 else b) + lat * config.bytes_of("vae")
+
+
+@PIPELINE_TERMS.register("vae.moments", category=Category.ACTIVATIONS, stage="vae_decode", per="moment",
+                         source="the VAE's decode_moments (symbolic/components, symbolic/arch)")
+def vae_decode_moments(config):
+    """The decode's working set at each moment that can be its peak (the component's ``decode_moments``; its
+    ``moment_notes`` say what each holds)."""
+    return decode_moments(config)
+
+
+# --- the model -----------------------------------------------------------------------------------------------------
+def _stage_name(config: PipelineConfig, spec_stage, role: str | None) -> str:
+    stage = getattr(spec_stage, "value", spec_stage)
+    if stage == "own":
+        return stage_of(config, role)
+    if stage == "denoiser":
+        return config.spec.denoiser_stage
+    return stage
+
+
+def _bind(config: PipelineConfig) -> list[Term]:
+    """Every term of PIPELINE_TERMS bound to the configuration, repeated over what its ``per`` says; a builder's
+    dict result is one term per moment (its note from the component's ``moment_notes``). Terms that are 0 drop."""
+    terms: list[Term] = []
+    for spec in PIPELINE_TERMS:
+        if spec.per in ("role", "text"):
+            roles = loaded_roles(config) if spec.per == "role" else text_roles(config)
+            calls = [(f"{spec.name}.{role}", role, spec.builder(config, role)) for role in roles]
+        else:
+            calls = [(spec.name, None, spec.builder(config))]
+        for name, role, value in calls:
+            stage = _stage_name(config, spec.stage, role)
+            if stage is None:
+                continue
+            if isinstance(value, dict):
+                notes = _moment_notes(config, spec, role)
+                for moment, expr in value.items():
+                    if sp.sympify(expr) != 0:
+                        terms.append(Term(f"{name}.{moment}", spec.category, stage, sp.sympify(expr),
+                                          notes.get(moment, spec.note), spec.source, (moment,)))
+            elif sp.sympify(value) != 0:
+                terms.append(Term(name, spec.category, stage, sp.sympify(value), spec.note, spec.source, ("*",)))
+    return _spread_stage_wide(terms)
+
+
+def _moment_notes(config: PipelineConfig, spec, role: str | None) -> dict[str, str]:
+    if role is not None:
+        return component(config.source, role).moment_notes
+    if spec.stage == "denoiser":
+        return denoiser(config).moment_notes
+    return vae(config).moment_notes
+
+
+def _spread_stage_wide(terms: list[Term]) -> list[Term]:
+    """A term bound with moments ``("*",)`` is live at every moment of its stage."""
+    by_stage: dict[str, list[str]] = {}
+    for t in terms:
+        if t.moments != ("*",):
+            by_stage.setdefault(t.stage, [])
+            by_stage[t.stage] += [m for m in t.moments if m not in by_stage[t.stage]]
+    out = []
+    for t in terms:
+        if t.moments == ("*",):
+            t = Term(t.name, t.category, t.stage, t.expr, t.note, t.source,
+                     tuple(by_stage.get(t.stage) or ("peak",)))
+        out.append(t)
+    return out
+
+
+def stages_of(config: PipelineConfig) -> tuple[str, ...]:
+    """The stages that run, in pipeline order: the text encoders, the denoiser step, the VAE decode."""
+    return text_roles(config) + (config.spec.denoiser_stage, "vae_decode")
+
+
+@dataclass(frozen=True)
+class PipelineModel(StagedModel):
+    """The closed-form model of one configuration: its terms, each stage's moments and peak, the peak."""
+
+    config: PipelineConfig
+
+    @cached_property
+    def terms(self) -> list[Term]:
+        return _bind(self.config)
+
+    @cached_property
+    def stages(self) -> tuple[str, ...]:
+        return stages_of(self.config)
+
+    @cached_property
+    def stage_weights(self) -> dict[str, sp.Expr]:
+        """Weights (and their allocator rounding) resident during each stage."""
+        def weights(terms):
+            return sp.Add(*(t.expr for t in terms if (t.category == Category.WEIGHTS and "fsdp_gathered" not in t.name)
+                            or t.category == Category.ALLOCATOR))
+        always = weights(self.terms_of(Stage.RESIDENT))
+        return {stage: always + weights(self.terms_of(stage)) for stage in self.stages}
+
+    @cached_property
+    def stage_activations(self) -> dict[str, sp.Expr]:
+        return {stage: self.stage_peaks[stage] - self.stage_weights[stage] for stage in self.stages}
+
+    @cached_property
+    def component_weights(self) -> dict[str, sp.Expr]:
+        """Parameters and buffers of every loaded component, per device (whether resident or offloaded)."""
+        return {role: weights_on_device(self.config, role) for role in loaded_roles(self.config)}
+
+    @cached_property
+    def weights(self) -> sp.Expr:
+        return sp.Add(*self.component_weights.values())
+
+    @cached_property
+    def weights_segment_slack(self) -> int:
+        if self.config.parallel == "fsdp":
+            return 0
+        return sum(allocator_rounding(self.config, role)[1] for role in loaded_roles(self.config)
+                   if resident(self.config, role))
+
+    @cached_property
+    def peak_reserved(self) -> sp.Expr:
+        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * maximum(*self.stage_activations.values()),
+                                 evaluate=False)
+        return self.peak_allocated + self.weights_segment_slack + RESERVED_CACHE_BYTES + fragmentation
+
+    @cached_property
+    def nvidia_smi(self) -> sp.Expr:
+        fw = self.config.framework
+        return self.peak_reserved + fw.cuda_context_bytes + fw.driver_extra_bytes
+
+    @cached_property
+    def latent_shape(self) -> tuple[sp.Expr, ...]:
+        lh, lw = latent_hw(self.config)
+        channels = sp.Integer(vae(self.config).latent_channels)
+        if self.config.spec.video:
+            return (B, channels, latent_frames(self.config), lh, lw)
+        return (B, channels, lh, lw)
+
+    @cached_property
+    def tokens(self) -> sp.Expr:
+        """Sequence length of the denoiser's self-attention (latent tokens + joint text tokens)."""
+        return denoiser_tokens(self.config) + joint_text_tokens(self.config)
+
+    def outputs(self) -> dict[str, sp.Expr]:
+        out = {"peak_allocated_bytes": self.peak_allocated, "peak_reserved_bytes": self.peak_reserved,
+               "nvidia_smi_bytes": self.nvidia_smi, "weights_bytes": self.weights, "tokens": self.tokens}
+        out.update({f"stage:{s}": e for s, e in self.stage_peaks.items()})
+        out.update({f"activation:{s}": e for s, e in self.stage_activations.items()})
+        out.update({f"component:{c}": e for c, e in self.component_weights.items()})
+        out.update({f"latent:{i}": e for i, e in enumerate(self.latent_shape)})
+        return out
+
+
+@lru_cache(maxsize=None)
+def pipeline_model(config: PipelineConfig) -> PipelineModel:
+    return PipelineModel(config)

@@ -1,0 +1,169 @@
+"""``estimate``: the Python API over the closed-form model of any bundled or downloaded pipeline (the CLI, the
+validator and the harness call it).
+
+The expressions come from ``symbolic.pipelines.build``; their generated exact code is cached on disk
+(``symbolic.cache``), so a process that finds the cache warm evaluates them without deriving anything.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from symbolic.cache import load_or_build
+from symbolic.dtypes import canonical_dtype
+from symbolic.exact_runtime import compile_exact, positional
+from symbolic.framework import Framework
+from symbolic.pipelines import catalog
+from symbolic.validation import choice, guidance_copies, positive_int
+
+MEMORY_OPTIONS = ("cpu_offload", "vae_tiling", "text_encoder_cpu")
+PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
+ATTENTION_BACKENDS = ("default", "flash", "math")
+
+
+def _memory_options(memory_options: object) -> frozenset:
+    if memory_options is None:
+        return frozenset()
+    if isinstance(memory_options, str):
+        memory_options = (memory_options,)
+    if not isinstance(memory_options, Iterable):
+        raise ValueError(f"memory_options: must be a collection of {', '.join(MEMORY_OPTIONS)}, got {memory_options!r}")
+    options = list(memory_options)
+    bad = [o for o in options if not isinstance(o, str)]
+    if bad:
+        raise ValueError(f"memory_options: option names must be strings, got {bad[0]!r}")
+    unknown = sorted(o for o in set(options) - {"none"} if o not in MEMORY_OPTIONS)
+    if unknown:
+        raise ValueError(f"memory_options: unknown option(s) {', '.join(unknown)}; known: {', '.join(MEMORY_OPTIONS)}")
+    return frozenset(options) - {"none"}
+
+
+def make_config(model: object, dtype: object = None, memory_options: object = (), parallel: object = None,
+                attention_backend: object = "default", framework: Framework | None = None):
+    from symbolic.pipelines.build import PipelineConfig
+
+    catalog.resolve(model)  # a one-line ValueError for a bad model before anything is cached
+    source = catalog.load(model.strip())
+    dtype = None if dtype is None else canonical_dtype(dtype, argument="dtype", allowed=("fp32", "fp16", "bf16"))
+    if parallel is not None:
+        parallel = choice(parallel, "parallel", PARALLEL_SCHEMES)
+    backend = choice(attention_backend, "attention_backend", ATTENTION_BACKENDS)
+    if framework is not None and not isinstance(framework, Framework):
+        raise ValueError(f"framework: must be a symbolic.framework.Framework, got {framework!r}")
+    extra = {} if framework is None else {"framework": framework}
+    return PipelineConfig(source, dtype, _memory_options(memory_options), parallel,
+                          "math" if backend == "math" else "flash", **extra)
+
+
+def pipeline_model(model: str, **config):
+    """The SymPy model of one configuration (cached): ``pipeline_model("flux.1-dev", dtype=None,
+    memory_options=(), parallel=None, attention_backend="default")``. Its ``terms`` (name, category, stage,
+    expression, derivation note), ``moments(stage)``, ``stage_peaks``, ``peak_allocated``, ``peak_reserved`` and
+    ``nvidia_smi`` are expressions in T, H, W, B, G, b, P."""
+    from symbolic.pipelines.build import pipeline_model as build
+
+    return build(make_config(model, **config))
+
+
+def values_of(config, frames, height, width, batch, guidance_scale, devices) -> dict[str, int]:
+    """Validated symbol values for one call (defaults from the pipeline's spec)."""
+    spec = config.spec
+    height = positive_int(spec.default_height if height is None else height, "height")
+    width = positive_int(spec.default_width if width is None else width, "width")
+    batch = positive_int(batch, "batch")
+    devices = positive_int(devices, "devices")
+    values = {"H": height, "W": width, "B": batch, "P": devices,
+              "G": guidance_copies(spec.default_guidance_scale if guidance_scale is None else guidance_scale),
+              "b": config.b_value}
+    if spec.video:
+        values["T"] = positive_int(spec.default_frames if frames is None else frames, "frames")
+    elif frames is not None:
+        raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
+    m = spec.multiple
+    for name, value in (("height", height), ("width", width)):
+        if value % m:
+            raise ValueError(f"{name}: {config.source.name} needs a multiple of {m} ({spec.class_name}.check_inputs "
+                             f"or the patch size), got {value}")
+    if devices > 1 and config.parallel is None:
+        raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
+    if config.parallel == "ulysses":
+        from symbolic.pipelines.build import denoiser
+
+        heads = denoiser(config).heads
+        if heads % devices:
+            raise ValueError(f"devices: Ulysses splits the {heads} attention heads of {config.source.name}; "
+                             f"{devices} does not divide them")
+    return values
+
+
+def _build_entry(config) -> dict:
+    from symbolic.numeric import exact_source
+    from symbolic.pipelines.build import pipeline_model as build
+    from symbolic.symbols import ARG_NAMES
+
+    model = build(config)
+    return {"args": list(ARG_NAMES), "stages": list(model.stages), "roles": list(model.component_weights),
+            "latent_rank": len(model.latent_shape),
+            "outputs": {name: exact_source(expr) for name, expr in model.outputs().items()}}
+
+
+@lru_cache(maxsize=None)
+def compiled(config) -> tuple[dict, dict]:
+    entry = load_or_build("pipeline", repr(config), lambda: _build_entry(config))
+    return entry, {name: compile_exact(src) for name, src in entry["outputs"].items()}
+
+
+def _ceil_int(value) -> int:
+    """An exact result as an int (a fractional byte count rounds up)."""
+    return int(value) if getattr(value, "denominator", 1) == 1 else -(-value.numerator // value.denominator)
+
+
+def evaluate(config, values: dict[str, int]) -> dict:
+    entry, functions = compiled(config)
+    args = positional(entry["args"], values)
+    out = {name: _ceil_int(fn(*args)) for name, fn in functions.items()}
+    stages = {s: out[f"stage:{s}"] for s in entry["stages"]}
+    return {
+        "model": config.source.name,
+        "pipeline": config.spec.class_name,
+        "dtype": config.denoiser_dtype,
+        "peak_allocated_bytes": out["peak_allocated_bytes"],
+        "peak_reserved_bytes": out["peak_reserved_bytes"],
+        "nvidia_smi_bytes": out["nvidia_smi_bytes"],
+        "peak_stage": max(stages, key=stages.get),
+        "weights_bytes": out["weights_bytes"],
+        "stages": stages,
+        "component_weights_bytes": {role: out[f"component:{role}"] for role in entry["roles"]},
+        "stage_activation_bytes": {s: out[f"activation:{s}"] for s in entry["stages"]},
+        "latent_shape": tuple(out[f"latent:{i}"] for i in range(entry["latent_rank"])),
+        "tokens": out["tokens"],
+    }
+
+
+def estimate(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
+             batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
+             devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
+             framework: Framework | None = None) -> dict:
+    """Peak GPU memory (bytes, per device) of one text-to-image / text-to-video call of a diffusers pipeline:
+    a bundled id (``symbolic.pipelines.catalog.CATALOG``), its Hub id, or a folder holding ``model_index.json`` and
+    the components' ``config.json`` files. Sizes, frames and guidance default to the pipeline's own defaults.
+
+    Returns ``peak_allocated_bytes`` (``torch.cuda.max_memory_allocated``), ``peak_reserved_bytes`` (the caching
+    allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage activation,
+    an assumption carried over from the SD 1.5 fit), ``nvidia_smi_bytes`` (reserved + CUDA context + driver extra),
+    ``peak_stage``, ``weights_bytes`` (all components, per device), ``stages`` (each stage's peak allocated bytes,
+    resident weights included), ``component_weights_bytes`` (by role), ``stage_activation_bytes`` (stage peak minus
+    the weights resident then), ``latent_shape`` and ``tokens`` (the denoiser's self-attention sequence length).
+    """
+    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework)
+    return evaluate(config, values_of(config, frames, height, width, batch, guidance_scale, devices))
+
+
+def estimate_video_pipeline(model: str, frames: int, height: int, width: int, batch: int = 1,
+                            guidance_scale: float = 6.0, dtype: str | None = None, memory_options=(),
+                            devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
+                            framework: Framework | None = None) -> dict:
+    """``estimate`` with the video pipelines' positional order (frames, height, width) and guidance 6.0."""
+    return estimate(model, height, width, frames=frames, batch=batch, guidance_scale=guidance_scale, dtype=dtype,
+                    memory_options=memory_options, devices=devices, parallel=parallel,
+                    attention_backend=attention_backend, framework=framework)

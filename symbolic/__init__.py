@@ -14,7 +14,8 @@ _EXPORTS = {
     "estimate_video_latent_memory_preset": "symbolic.video.latent",
     "VIDEO_PRESETS": "symbolic.video.presets",
     "estimate_sd15": "symbolic.pipelines.sd15.api",
-    "estimate_video_pipeline": "symbolic.pipelines.video_models",
+    "estimate_video_pipeline": "symbolic.pipelines.estimate",
+    "estimate": "symbolic.pipelines.estimate",
     "plan": "symbolic.planning",
     "validate_rows": "symbolic.validate",
 }

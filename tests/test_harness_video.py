@@ -16,7 +16,8 @@ pytest.importorskip("transformers")
 
 from symbolic.harness import build_video as bv  # noqa: E402
 from symbolic.harness import measure_video as mv  # noqa: E402
-from symbolic.pipelines.video_models import VIDEO_MODELS, estimate_video_pipeline  # noqa: E402
+from symbolic.harness.build_video import VIDEO_MODELS  # noqa: E402
+from symbolic.pipelines.estimate import estimate_video_pipeline  # noqa: E402
 
 HEADER = ("model,stage,dtype,frames,height,width,batch,guidance_scale,memory_option,weights_allocated_bytes,"
           "peak_allocated_bytes,peak_reserved_bytes,activation_bytes")

@@ -9,6 +9,7 @@ from importlib import resources
 
 import numpy as np
 import pytest
+from hub_configs import video_config
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -364,7 +365,7 @@ def test_preset_bad_inputs_name_the_argument(kwargs, argument):
 
 
 def _config(name: str) -> dict:
-    return json.loads(resources.files("symbolic.configs").joinpath("video", name).read_text())
+    return video_config(name)
 
 
 @pytest.mark.parametrize("preset, vae, transformers", [

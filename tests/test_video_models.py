@@ -15,14 +15,16 @@ from symbolic import numeric
 from symbolic.arch.clip import CLIPText
 from symbolic.arch.llama import LlamaText
 from symbolic.arch.t5 import T5Encoder
-from symbolic.arch.tensors import load_config, numel
+from symbolic.arch.tensors import numel
 from symbolic.arch.vae3d import CogVideoXVAE, HunyuanVideoVAE, WanVAE
 from symbolic.arch.video_transformer import CogVideoXTransformer, HunyuanVideoTransformer, WanTransformer
-from symbolic.pipelines.video_models import (STAGES, VIDEO_MODELS, estimate_video_pipeline, published_comparison,
-                                             published_figures, video_model)
+from symbolic.pipelines.estimate import estimate_video_pipeline, pipeline_model as video_model
+from symbolic.pipelines.published import published_comparison, published_figures
+from hub_configs import video_config
 from symbolic.symbols import B, G, H, P, T, W, b
 from symbolic.terms import Stage
 
+VIDEO_MODELS = ("cogvideox-2b", "cogvideox-5b", "wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "hunyuanvideo")
 SYMBOLS = {"T": T, "H": H, "W": W, "B": B, "G": G, "b": b, "P": P}
 DEFAULTS = {"cogvideox-2b": (49, 480, 720), "cogvideox-5b": (49, 480, 720), "wan2.1-t2v-1.3b": (81, 480, 832),
             "wan2.1-t2v-14b": (81, 720, 1280), "hunyuanvideo": (129, 720, 1280)}
@@ -31,15 +33,15 @@ MULTIPLE = {"cogvideox-2b": 16, "cogvideox-5b": 16, "wan2.1-t2v-1.3b": 16, "wan2
 
 # --- parameter counts (derived from the configs; the three required numbers first) -------------------------------
 def test_cogvideox_2b_transformer_count():
-    assert numel(CogVideoXTransformer(load_config("video", "cogvideox_2b_transformer")).tensors) == 1_727_913_792
+    assert numel(CogVideoXTransformer(video_config("cogvideox_2b_transformer")).tensors) == 1_727_913_792
 
 
 def test_wan_1_3b_transformer_count():
-    assert numel(WanTransformer(load_config("video", "wan2.1_t2v_1.3b_transformer")).tensors) == 1_419_258_944
+    assert numel(WanTransformer(video_config("wan2.1_t2v_1.3b_transformer")).tensors) == 1_419_258_944
 
 
 def test_cogvideox_vae_count():
-    assert numel(CogVideoXVAE(load_config("video", "cogvideox_2b_vae")).tensors) == 215_583_907
+    assert numel(CogVideoXVAE(video_config("cogvideox_2b_vae")).tensors) == 215_583_907
 
 
 @pytest.mark.parametrize("cls, name, count", [
@@ -56,15 +58,7 @@ def test_cogvideox_vae_count():
 ])
 def test_other_counts(cls, name, count):
     """Values read off the real classes on the meta device (test_video_param_counts_torch re-derives them)."""
-    assert numel(cls(load_config("video", name)).tensors) == count
-
-
-def test_configs_record_their_source():
-    import json
-    from importlib import resources
-    for path in resources.files("symbolic.configs").joinpath("video").iterdir():
-        if path.name.endswith(".json"):
-            assert json.loads(path.read_text()).get("_source"), path.name
+    assert numel(cls(video_config(name)).tensors) == count
 
 
 def test_dtype_rules_in_weights():
@@ -110,7 +104,7 @@ def test_sum_of_terms_is_stage_expression(model, config):
     assert all(t.note and t.source for t in m.terms)
     resident = sp.Add(*(t.expr for t in m.terms if t.stage == Stage.RESIDENT))
     assert sp.expand(resident - m.resident) == 0
-    for stage in STAGES:
+    for stage in m.stages:
         moments = m.moments(stage)
         for name, expr in moments.items():
             live = [t.expr for t in m.terms if t.stage == stage and name in t.moments]
@@ -134,14 +128,14 @@ def test_api_equals_terms_evaluated(model, config):
         return numeric.exact(expr, **{k: v for k, v in values.items() if k in used})
 
     resident = sum(ev(t.expr) for t in m.terms if t.stage == Stage.RESIDENT)
-    for stage in STAGES:
+    for stage in m.stages:
         moments = {name: sum(ev(t.expr) for t in m.terms if t.stage == stage and name in t.moments)
                    for name in m.moments(stage)}
-        assert r["stages"][stage.value] == resident + max(moments.values())
+        assert r["stages"][stage] == resident + max(moments.values())
     assert r["peak_allocated_bytes"] == max(r["stages"].values())
     assert r["stages"][r["peak_stage"]] == r["peak_allocated_bytes"]
-    for stage in STAGES:
-        assert 0 <= r["stage_activation_bytes"][stage.value] <= r["stages"][stage.value]
+    for stage in m.stages:
+        assert 0 <= r["stage_activation_bytes"][stage] <= r["stages"][stage]
     assert r["peak_allocated_bytes"] <= r["peak_reserved_bytes"] < r["nvidia_smi_bytes"]
 
 
@@ -156,7 +150,7 @@ def test_vector_matches_subs(model, frames, hl, wl, batch, guidance, bpe, tiling
     m = video_model(model, memory_options=("vae_tiling",) if tiling else (), parallel="ring")
     point = {"T": frames, "H": 16 * hl, "W": 16 * wl, "B": batch, "G": guidance, "b": bpe, "P": devices}
     mapping = {SYMBOLS[k]: v for k, v in point.items()}
-    for expr, substitute in ((m.stage_peaks[Stage.TRANSFORMER_STEP], expr_subs), (m.peak_allocated, expr_xreplace)):
+    for expr, substitute in ((m.stage_peaks["transformer_step"], expr_subs), (m.peak_allocated, expr_xreplace)):
         used = {s.name for s in expr.free_symbols}
         vec = numeric.vector(expr, **{k: np.array([v]) for k, v in point.items() if k in used})
         sub = substitute(expr, mapping)

@@ -27,11 +27,12 @@ from torch.utils._pytree import tree_flatten  # noqa: E402
 from symbolic.arch.clip import CLIPText  # noqa: E402
 from symbolic.arch.llama import LlamaText  # noqa: E402
 from symbolic.arch.t5 import T5Encoder  # noqa: E402
-from symbolic.arch.tensors import load_config, numel  # noqa: E402
+from symbolic.arch.tensors import numel  # noqa: E402
 from symbolic.arch.vae3d import CogVideoXVAE, DecodeShape, HunyuanVideoVAE, WanVAE  # noqa: E402
 from symbolic.arch.video_transformer import (CogVideoXTransformer, HunyuanVideoTransformer, StepShape,  # noqa: E402
                                              WanTransformer)
 from symbolic.kernels import MATH_SCORE_BYTES  # noqa: E402
+from hub_configs import video_config  # noqa: E402
 
 D = diffusers
 
@@ -65,7 +66,7 @@ DIFFUSERS_CASES = [
 
 @pytest.mark.parametrize("name, cls_name, ours, required", DIFFUSERS_CASES)
 def test_diffusers_counts_and_names(name, cls_name, ours, required):
-    config = load_config("video", name)
+    config = video_config(name)
     real = _meta(getattr(D, cls_name), config)
     arch = ours(config)
     assert _count(real) == numel(arch.tensors)
@@ -81,9 +82,9 @@ def test_diffusers_counts_and_names(name, cls_name, ours, required):
 def test_wan_rope_and_cogvideox_table_dtypes():
     """The buffers the model prices at a fixed dtype really have it (they are non-persistent, so from_pretrained's
     torch_dtype never reaches them)."""
-    cog = _meta(D.CogVideoXTransformer3DModel, load_config("video", "cogvideox_2b_transformer"))
+    cog = _meta(D.CogVideoXTransformer3DModel, video_config("cogvideox_2b_transformer"))
     assert cog.patch_embed.pos_embedding.dtype == torch.float64
-    wan = _meta(D.WanTransformer3DModel, load_config("video", "wan2.1_t2v_1.3b_transformer"))
+    wan = _meta(D.WanTransformer3DModel, video_config("wan2.1_t2v_1.3b_transformer"))
     assert {n: b.dtype for n, b in wan.named_buffers()} == {"rope.freqs_cos": torch.float32,
                                                             "rope.freqs_sin": torch.float32}
 
@@ -95,7 +96,7 @@ def test_wan_rope_and_cogvideox_table_dtypes():
     ("hunyuanvideo_clip_text_encoder", "CLIPTextModel", CLIPText),
 ])
 def test_transformers_counts(name, cls_name, ours):
-    config = load_config("video", name)
+    config = video_config(name)
     cls = getattr(transformers, cls_name)
     config_cls = cls.config_class
     with torch.device("meta"):
@@ -197,7 +198,7 @@ def test_cogvideox_step_trace(sdpa, backend, name, frames, h, w):
     if backend == "math" and frames == 13:
         pytest.skip("math at full size: covered at the small size")
     sdpa(backend)
-    config = load_config("video", name)
+    config = video_config(name)
     arch = CogVideoXTransformer(config)
     dtype = torch.float16 if "2b" in name else torch.bfloat16
     real = _cast(_meta(D.CogVideoXTransformer3DModel, config, num_layers=2), dtype)
@@ -222,7 +223,7 @@ def test_cogvideox_step_trace(sdpa, backend, name, frames, h, w):
 @pytest.mark.parametrize("name", ["wan2.1_t2v_1.3b_transformer", "wan2.1_t2v_14b_transformer"])
 def test_wan_step_trace(sdpa, backend, name):
     sdpa(backend)
-    config = load_config("video", name)
+    config = video_config(name)
     arch = WanTransformer(config)
     frames, h, w = (21, 60, 104) if backend == "flash" else (5, 30, 52)
     real = _cast(_meta(D.WanTransformer3DModel, config, num_layers=2), torch.bfloat16, arch.keep_fp32_modules)
@@ -242,7 +243,7 @@ def test_wan_step_trace(sdpa, backend, name):
 @pytest.mark.parametrize("backend, frames, h, w", [("flash", 33, 68, 120), ("math", 9, 34, 60)])
 def test_hunyuan_step_trace(sdpa, backend, frames, h, w):
     sdpa(backend)
-    config = load_config("video", "hunyuanvideo_transformer")
+    config = video_config("hunyuanvideo_transformer")
     arch = HunyuanVideoTransformer(config)
     real = _cast(_meta(D.HunyuanVideoTransformer3DModel, config, num_layers=1, num_single_layers=1),
                  torch.bfloat16)
@@ -275,7 +276,7 @@ def test_vae_decode_trace(sdpa, name, cls_name, ours, dtype, cases):
     """Decode peaks within 2% (tiled: the model holds every decoded tile until the blend and may exceed the trace
     by up to 10%)."""
     sdpa("flash")
-    config = load_config("video", name)
+    config = video_config(name)
     arch = ours(config)
     real = _cast(_meta(getattr(D, cls_name), config), dtype)
     bytes_ = torch.finfo(dtype).bits // 8
@@ -306,7 +307,7 @@ def test_text_encoder_activations_trace(sdpa):
              ("umt5_xxl_encoder", "UMT5EncoderModel", 512, torch.bfloat16),
              ("hunyuanvideo_llama_text_encoder", "LlamaModel", 351, torch.float16)]
     for name, cls_name, tokens, dtype in cases:
-        config = load_config("video", name)
+        config = video_config(name)
         cls = getattr(transformers, cls_name)
         layers = {"num_layers": 24} if "t5" in name else {"num_hidden_layers": 32}
         with torch.device("meta"):

@@ -1,12 +1,13 @@
 """The video models' transformers and VAEs built from the shipped configs with random weights (no hub access).
 
-The real diffusers classes are used, from ``symbolic/configs/video/*.json`` (keys starting with ``_`` dropped):
+The real diffusers classes are used, from the bundled Hub-layout configs (``symbolic/configs/hub``, keys starting
+with ``_`` dropped):
 
 * ``cogvideox-2b`` / ``cogvideox-5b``: ``CogVideoXTransformer3DModel`` + ``AutoencoderKLCogVideoX``;
 * ``wan2.1-t2v-1.3b`` / ``wan2.1-t2v-14b``: ``WanTransformer3DModel`` + ``AutoencoderKLWan`` (one VAE for both);
 * ``hunyuanvideo``: ``HunyuanVideoTransformer3DModel`` + ``AutoencoderKLHunyuanVideo``.
 
-Dtypes are those of :mod:`symbolic.pipelines.video_models` (``make_config(model, dtype)``: CogVideoX-2B fp16,
+Dtypes are those of :mod:`symbolic.pipelines.catalog` (``make_config(model, dtype)``: CogVideoX-2B fp16,
 CogVideoX-5B bf16, Wan bf16 with a float32 VAE, HunyuanVideo bf16 transformer and fp16 VAE; an explicit ``dtype``
 puts every component in it), applied tensor by tensor the way ``ModelMixin.from_pretrained(torch_dtype=...)``
 loads a checkpoint (``diffusers/models/model_loading_utils.py``):
@@ -34,17 +35,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
-from symbolic.arch.tensors import load_config
-from symbolic.pipelines.video_models import SPECS, VIDEO_MODELS, make_config
+from symbolic.pipelines import catalog
+from symbolic.pipelines.estimate import make_config
 
 if TYPE_CHECKING:  # torch is imported by the functions that need it: the shapes and plans below do not
     import torch
     from torch import nn
 
 COMPONENTS = ("transformer", "vae")
+
+#: The harness's families, by diffusers pipeline class (the models it can build and feed).
+FAMILIES = {"CogVideoXPipeline": "cogvideox", "WanPipeline": "wan", "HunyuanVideoPipeline": "hunyuanvideo"}
+#: The bundled ids of those families.
+VIDEO_MODELS = tuple(m for m in catalog.CATALOG if catalog.load(m).spec.class_name in FAMILIES)
 
 #: diffusers class names per family: (transformer, VAE).
 CLASSES: dict[str, tuple[str, str]] = {
@@ -93,23 +101,20 @@ TINY_CONFIG_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def family_of(model: str) -> str:
-    if model not in SPECS:
+    if model not in VIDEO_MODELS:
         raise ValueError(f"unknown video model {model!r}; expected one of {VIDEO_MODELS}")
-    return SPECS[model].family
+    return FAMILIES[catalog.load(model).spec.class_name]
+
+
+def multiple_of(model: str) -> int:
+    """Height and width must be multiples of this (the pipeline spec's ``multiple``)."""
+    return catalog.load(model).spec.multiple
 
 
 def tiny_overrides(model: str) -> dict[str, dict[str, Any]]:
     return copy.deepcopy(TINY_CONFIG_OVERRIDES[family_of(model)])
 
 
-def config_name(model: str, component: str) -> str:
-    """The shipped config's file stem (``wan2.1_vae`` for both Wan models)."""
-    spec = SPECS[model]
-    if component == "transformer":
-        return spec.transformer
-    if component == "vae":
-        return spec.vae
-    raise ValueError(f"unknown component {component!r}; expected one of {COMPONENTS}")
 
 
 def _merge(base: dict, override: Mapping | None) -> dict:
@@ -124,7 +129,9 @@ def _merge(base: dict, override: Mapping | None) -> dict:
 
 def component_config(model: str, component: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The shipped config without its ``_`` keys (``_source``, ``_class_name``), ``overrides`` merged in."""
-    raw = load_config("video", config_name(model, component))
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown component {component!r}; expected one of {COMPONENTS}")
+    raw = catalog.load(model).config(component)
     return _merge({k: v for k, v in raw.items() if not k.startswith("_")}, overrides)
 
 
@@ -136,15 +143,16 @@ def component_class(model: str, component: str):
 
 
 def component_dtype(model: str, component: str, dtype: str | None = None) -> str:
-    """``fp16`` / ``bf16`` / ``fp32`` of the component, by video_models' rule (``make_config(model, dtype)``)."""
-    config = make_config(model, dtype)
-    if component == "transformer":
-        return config.transformer_dtype
-    if component == "vae":
-        return config.vae_dtype
-    if component == "text":
-        return config.text_dtype
-    raise ValueError(f"unknown component {component!r}")
+    """``fp16`` / ``bf16`` / ``fp32`` of the component, by the catalog's rule (``make_config(model, dtype)``);
+    ``text`` is the first text encoder."""
+    return make_config(model, dtype).dtype_of("text_encoder" if component == "text" else component)
+
+
+def config_name(model: str, component: str) -> str:
+    """A name for the bundled config's content (the two Wan models share one VAE config, hence one name): keys the
+    harness's build cache."""
+    text = json.dumps(catalog.load(model).config(component), sort_keys=True)
+    return f"{component}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 # --------------------------------------------------------------------------------------------------- dtype rule
@@ -233,7 +241,7 @@ def materialize(module: nn.Module, device: str | torch.device, dtype: torch.dtyp
 def build_component(model: str, component: str, device: str | torch.device = "cpu", dtype: str | None = None,
                     config_overrides: Mapping[str, Mapping] | None = None) -> nn.Module:
     """The model's ``transformer`` or ``vae`` with random weights on ``device`` in its loaded dtypes (``dtype``:
-    None for video_models' defaults, else every component in it), in eval mode, gradients off.
+    None for the catalog's defaults, else every component in it), in eval mode, gradients off.
 
     ``config_overrides``: ``{"transformer": {...}, "vae": {...}}`` merged into the shipped configs."""
     import torch
@@ -291,7 +299,7 @@ def dtype_bytes(module: nn.Module) -> dict[str, int]:
 
 def latent_frames(model: str, frames: int) -> int:
     """CogVideoX and HunyuanVideo: ``(frames - 1) // 4 + 1``; WanPipeline first rounds ``num_frames`` to
-    ``num_frames // 4 * 4 + 1`` when ``num_frames % 4 != 1`` (video_models: ``T // 4 + 1``)."""
+    ``num_frames // 4 * 4 + 1`` when ``num_frames % 4 != 1`` (the spec's ``wan`` frame rule: ``T // 4 + 1``)."""
     if family_of(model) == "wan" and frames % TEMPORAL_FACTOR != 1:
         frames = frames // TEMPORAL_FACTOR * TEMPORAL_FACTOR + 1
     return (frames - 1) // TEMPORAL_FACTOR + 1

@@ -1,9 +1,9 @@
 """Measure the GPU memory of ONE transformer forward and ONE VAE decode of the video models, one CSV row each, and
-put the measurements beside :func:`symbolic.pipelines.video_models.estimate_video_pipeline` (:func:`compare`).
+put the measurements beside :func:`symbolic.pipelines.estimate.estimate_video_pipeline` (:func:`compare`).
 
 Models: ``cogvideox-2b``, ``cogvideox-5b``, ``wan2.1-t2v-1.3b``, ``wan2.1-t2v-14b``, ``hunyuanvideo``, built with
 random weights from the shipped configs by the real diffusers classes (:mod:`symbolic.harness.build_video`), in
-video_models' dtypes (or every component in ``--dtype``). Only the measured component is on the GPU (one at a time:
+the catalog's dtypes (or every component in ``--dtype``). Only the measured component is on the GPU (one at a time:
 a component is kept for the next rows that use it and freed before another is built).
 
 Each row (:class:`VideoRowSpec`: ``model, stage, dtype, frames, height, width, batch, guidance_scale,
@@ -39,7 +39,7 @@ row's activation does; ``<out>.meta.json`` records that baseline (``baseline_all
 and the device. Rows that fail (out of memory) go to ``<out>.errors.csv``.
 
 Latents: T' = ``(frames - 1) // 4 + 1`` (WanPipeline first rounds ``num_frames`` to ``4k + 1``, giving
-``frames // 4 + 1``), H/8 x W/8: video_models' ``latent_frames`` and ``latent_hw``.
+``frames // 4 + 1``), H/8 x W/8: the catalog's ``latent_frames`` and ``latent_hw``.
 
 Entry point: ``python scripts/measure_video_gpu.py --out OUT.csv [--models ...] [--grid]``; ``--dry-run`` prints
 the plan (needs neither torch nor a GPU), ``--compare OUT.csv`` prints each measured row beside the model.
@@ -58,7 +58,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from symbolic.pipelines.video_models import SPECS, VIDEO_MODELS
 
 from . import build_video as bv
 from .measure_sd15 import RowWriter as _SD15RowWriter
@@ -84,7 +83,7 @@ SEED = 0
 class VideoRowSpec:
     """The input columns of one measured row.
 
-    ``dtype``: None for video_models' defaults (``make_config(model, None)``), else every component in it (the
+    ``dtype``: None for the catalog's defaults (``make_config(model, None)``), else every component in it (the
     ``dtype`` argument of ``estimate_video_pipeline``). The CSV's ``dtype`` column is the measured component's
     dtype (:attr:`component_dtype`); reading a row back maps it to None when it is that default.
     ``guidance_scale``: None for the pipeline's default (:data:`build_video.DEFAULT_GUIDANCE`)."""
@@ -100,8 +99,8 @@ class VideoRowSpec:
     dtype: str | None = None
 
     def __post_init__(self):
-        if self.model not in VIDEO_MODELS:
-            raise ValueError(f"model must be one of {VIDEO_MODELS}, not {self.model!r}")
+        if self.model not in bv.VIDEO_MODELS:
+            raise ValueError(f"model must be one of {bv.VIDEO_MODELS}, not {self.model!r}")
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, not {self.stage!r}")
         if self.memory_option not in MEMORY_OPTIONS:
@@ -114,7 +113,7 @@ class VideoRowSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        m = SPECS[self.model].multiple
+        m = bv.multiple_of(self.model)
         if self.height % m or self.width % m:
             raise ValueError(f"{self.model} needs height and width multiples of {m}, got {self.height}x{self.width}")
         if (self.height // bv.SPATIAL_FACTOR) % 2 or (self.width // bv.SPATIAL_FACTOR) % 2:
@@ -150,7 +149,7 @@ class VideoRowSpec:
         dtype = str(row["dtype"]).strip()
         if dtype in ("default", "none", "None"):
             dtype = None
-        elif model in VIDEO_MODELS and stage in STAGES and dtype == bv.component_dtype(
+        elif model in bv.VIDEO_MODELS and stage in STAGES and dtype == bv.component_dtype(
                 model, STAGE_COMPONENT[stage], None):
             dtype = None
         return cls(model=model, stage=stage, frames=int(row["frames"]), height=int(row["height"]),
@@ -239,7 +238,7 @@ REFERENCE_SIZES = {"cogvideox-2b": (49, 480, 720), "cogvideox-5b": (49, 480, 720
                    "hunyuanvideo": (33, 320, 512)}
 
 
-def reference_rows(models: Sequence[str] = VIDEO_MODELS) -> list[VideoRowSpec]:
+def reference_rows(models: Sequence[str] = bv.VIDEO_MODELS) -> list[VideoRowSpec]:
     return [VideoRowSpec(m, stage, *REFERENCE_SIZES[m]) for m in models for stage in STAGES]
 
 
@@ -543,12 +542,13 @@ def compare(rows: Iterable[Mapping[str, Any]], framework=None) -> list[dict[str,
     Per row: ``predicted_activation_bytes`` = the estimate's ``stage_activation_bytes[stage]`` less the cuBLAS
     workspace (the estimate counts it as resident and so in every stage's activation; the harness creates it before
     the first ``weights_allocated_bytes`` reading, so no measured activation holds it),
-    ``predicted_weights_bytes`` = the component's ``component_weights_bytes`` + the allocator rounding video_models
+    ``predicted_weights_bytes`` = the component's ``component_weights_bytes`` + the allocator rounding the builder
     models for it (``allocator_rounding``) + the cuBLAS workspace (which every measured ``weights_allocated_bytes``
     holds), and signed relative errors ``(predicted - measured) / measured`` (None when the measurement is 0, as on
-    a CPU). ``framework``: video_models' ``Framework`` (default: ``default_framework()``)."""
+    a CPU). ``framework``: the catalog's ``Framework`` (default: ``default_framework()``)."""
     from symbolic.framework import default_framework
-    from symbolic.pipelines.video_models import allocator_rounding, estimate_video_pipeline, make_config
+    from symbolic.pipelines.build import allocator_rounding
+    from symbolic.pipelines.estimate import estimate_video_pipeline, make_config
 
     framework = framework or default_framework()
     workspace = framework.cublas_workspace_bytes
@@ -615,7 +615,7 @@ def format_plan(specs: Sequence[VideoRowSpec], tiny: bool = False, with_estimate
         head = (f"[{i}/{len(specs)}] {spec.model} {spec.stage} {spec.component_dtype} {spec.frames}x{spec.height}x"
                 f"{spec.width} batch={spec.batch} guidance_scale={spec.guidance_scale} {spec.memory_option}")
         if with_estimate and not tiny:
-            from symbolic.pipelines.video_models import estimate_video_pipeline
+            from symbolic.pipelines.estimate import estimate_video_pipeline
 
             est = estimate_video_pipeline(spec.model, spec.frames, spec.height, spec.width, batch=spec.batch,
                                           guidance_scale=spec.guidance_scale, dtype=spec.dtype,
@@ -637,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "weights, shipped configs); or compare measured rows with the model.")
     p.add_argument("--out", help="output CSV (columns: " + ",".join(COLUMNS) + "); with --compare: the "
                                  "comparison CSV")
-    p.add_argument("--models", nargs="+", choices=VIDEO_MODELS, default=None, help="restrict to these models")
+    p.add_argument("--models", nargs="+", choices=bv.VIDEO_MODELS, default=None, help="restrict to these models")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--grid", action="store_true", help="the built-in grid (default_grid); without it one "
                                                           "transformer_step and one vae_decode row per model")
@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan (rows and input shapes); no GPU")
     p.add_argument("--device", default="cuda", help="torch device (default: cuda)")
     p.add_argument("--dtype", choices=DTYPES, default=None, help="every component in this dtype (default: "
-                                                                 "video_models' per-model dtypes)")
+                                                                 "the catalog's per-model dtypes)")
     p.add_argument("--resume", action="store_true", help="append to --out, skipping rows already in it")
     p.add_argument("--limit", type=int, default=None, help="measure at most this many rows")
     p.add_argument("--tiny", action="store_true", help="tiny configs (smoke test of the harness on a CPU)")

@@ -356,14 +356,15 @@ def text_kept(config, role):
     """Embeddings already computed while this encoder's last call runs. ``encode_prompt`` encodes the positive
     prompt with every encoder, then (G = 2) the negative one: during the negative call of encoder i all positive
     embeddings and the negatives of the encoders before i are held; without guidance, the embeddings of the
-    encoders before i."""
+    encoders before i. A guidance-distilled pipeline encodes no negative prompt."""
     if _on_cpu(config, role):
         return 0
     calls = config.spec.text_calls
     i = [c.role for c in calls].index(role)
     out = [prompt_embeds_bytes(config, c.role, c.tokens_kept) for c in calls]
     before, every = sp.Add(*out[:i]), sp.Add(*out)
-    return before + (G - 1) * every
+    negatives = 0 if config.spec.guidance == "distilled" else G - 1
+    return before + negatives * every
 
 
 @PIPELINE_TERMS.register("denoiser.step_inputs", category=Category.ACTIVATIONS, stage="denoiser",

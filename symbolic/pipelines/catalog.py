@@ -116,3 +116,8 @@ def load(model: str) -> PipelineSource:
         return PipelineSource(folder.name, None, str(folder), spec, tuple(configs), spec.default_dtype)
     return PipelineSource(entry.id, entry.hub_id, str(folder), spec, tuple(configs), entry.dtype,
                           entry.component_dtypes)
+
+
+def hub_config(path: str) -> dict:
+    """A bundled component config by its Hub path, ``"<org>/<repo>/<component>"``."""
+    return read_json(hub_root() / path / "config.json")

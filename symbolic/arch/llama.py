@@ -33,7 +33,8 @@ class LlamaText(EncoderConfig):
     def output_dim(self) -> int:
         return self.hidden
 
-    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str) -> dict[str, sp.Expr]:
+    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str,
+                           backend: str = "flash") -> dict[str, sp.Expr]:
         return {"forward": self.activation_bytes(batch, tokens, b)}
 
     @property

@@ -117,6 +117,7 @@ class T5Encoder:
         attention = (1 + batch) * self.heads * L * L * b + 7 * batch * L * d * b + batch * self.heads * L * 4
         return maximum(ff, attention)
 
-    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str) -> dict[str, sp.Expr]:
+    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str,
+                           backend: str = "flash") -> dict[str, sp.Expr]:
         """The protocol's form of ``activation_bytes``: ``wo`` stays float32 under a float16 load."""
         return {"forward": self.activation_bytes(batch, tokens, b, wo_fp32=dtype == "fp16")}

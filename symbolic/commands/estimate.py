@@ -7,40 +7,59 @@ from symbolic.commands.common import integer, number, print_json
 from symbolic.units import GiB, format_bytes, parse_size
 
 NAME = "estimate"
-HELP = "peak GPU memory of one pipeline call (sd15, or a video model)"
+HELP = "peak GPU memory of one pipeline call (a bundled id, its Hub id, or a folder of downloaded configs)"
+#: The hand-built SD 1.5 model (measured on an H100); every other pipeline goes through symbolic.pipelines.estimate.
 IMAGE_MODELS = ("sd15",)
-#: CLI names of the video pipelines (symbolic.pipelines.video_models).
-VIDEO_MODELS = ("cogvideox-2b", "cogvideox-5b", "wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "hunyuanvideo")
 SD15_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
+#: Flags only the SD 1.5 model reads, with the value that means "not given".
+SD15_ONLY_FLAGS = {"task": ("--task", None), "prompt_tokens": ("--prompt-tokens", None),
+                   "long_prompt": ("--long-prompt", False), "attention": ("--attention", None),
+                   "no_safety_checker": ("--no-safety-checker", False)}
+#: Flags only the generic pipelines read.
+PIPELINE_ONLY_FLAGS = {"frames": ("--frames", None), "devices": ("--devices", None), "parallel": ("--parallel", None)}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", metavar="MODEL", help=f"one of: {', '.join(IMAGE_MODELS + VIDEO_MODELS)}")
-    parser.add_argument("--task", default="img2img", choices=("img2img", "txt2img"), help="sd15 task (default img2img)")
-    parser.add_argument("--height", type=integer, default=None, help="image/video height in pixels (default 512 for sd15)")
-    parser.add_argument("--width", type=integer, default=None, help="image/video width in pixels (default 512 for sd15)")
-    parser.add_argument("--frames", type=integer, default=None, help="video frames (video models)")
+    parser.add_argument("model", metavar="MODEL",
+                        help="a bundled id (python -m symbolic models lists them), its Hub id, or a folder holding "
+                             "model_index.json and the components' config.json files")
+    parser.add_argument("--task", default=None, choices=("img2img", "txt2img"), help="sd15 task (default img2img)")
+    parser.add_argument("--height", type=integer, default=None,
+                        help="image/video height in pixels (default: the pipeline's, 512 for sd15)")
+    parser.add_argument("--width", type=integer, default=None,
+                        help="image/video width in pixels (default: the pipeline's, 512 for sd15)")
+    parser.add_argument("--frames", type=integer, default=None, help="video frames (video models; default the pipeline's)")
     parser.add_argument("--batch", type=integer, default=1, help="images per prompt (sd15) or videos (default 1)")
     parser.add_argument("--guidance-scale", type=number, default=None,
-                        help="classifier-free guidance scale; > 1 doubles the denoiser batch (default 7.5 for sd15)")
-    parser.add_argument("--prompt-tokens", type=integer, default=77, help="prompt length in tokens (default 77)")
+                        help="classifier-free guidance scale; > 1 runs the unconditional pass too, except in "
+                             "guidance-distilled pipelines (default: the pipeline's, 7.5 for sd15)")
+    parser.add_argument("--prompt-tokens", type=integer, default=None, help="sd15: prompt length in tokens (default 77)")
     parser.add_argument("--long-prompt", action="store_true",
                         help="sd15: encode ceil(L/75) chunks of 77 tokens instead of truncating to 77")
-    parser.add_argument("--attention", default="sdpa", choices=("sdpa", "classic"),
-                        help="sdpa: AttnProcessor2_0 (default); classic: AttnProcessor (baddbmm + softmax)")
+    parser.add_argument("--attention", default=None, choices=("sdpa", "classic"),
+                        help="sd15: sdpa: AttnProcessor2_0 (default); classic: AttnProcessor (baddbmm + softmax)")
     parser.add_argument("--sdpa-backend", default="default", choices=("default", "flash", "efficient", "math"),
-                        help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel")
-    parser.add_argument("--dtype", default=None, help="fp16 (sd15 default), bf16, fp32")
+                        help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel (other pipelines: "
+                             "default, flash or math)")
+    parser.add_argument("--dtype", default=None,
+                        help="fp16, bf16, fp32 for every component (default: the model card's, fp16 for sd15)")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; video: vae_tiling, cpu_offload, "
-                             "text_encoder_cpu (repeatable)")
+                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: vae_tiling, "
+                             "cpu_offload, text_encoder_cpu (repeatable)")
     parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
-    parser.add_argument("--devices", type=integer, default=1, help="video models: GPUs (default 1)")
+    parser.add_argument("--devices", type=integer, default=None, help="pipelines other than sd15: GPUs (default 1)")
     parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
-                        help="video models: how the work is split over --devices")
+                        help="pipelines other than sd15: how the work is split over --devices")
     parser.add_argument("--gpu-memory", default=None, metavar="SIZE",
                         help="a GPU's memory, e.g. 12GiB or 24GB: say whether the run fits, and which switches make it fit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def refuse(args, flags: dict, model: str) -> None:
+    """Exit 2 naming the first flag given that ``model`` does not read (nothing is silently ignored)."""
+    for attr, (flag, unset) in flags.items():
+        if getattr(args, attr) != unset:
+            raise ValueError(f"{flag}: does not apply to {model}")
 
 
 def sd15_kwargs(args) -> dict:
@@ -48,12 +67,12 @@ def sd15_kwargs(args) -> dict:
     for option in options:
         if option not in SD15_OPTIONS:
             raise ValueError(f"--memory-option: must be one of {', '.join(SD15_OPTIONS)}, got {option!r}")
-    if args.frames is not None:
-        raise ValueError("--frames: sd15 makes images; leave --frames out")
+    refuse(args, PIPELINE_ONLY_FLAGS, "sd15")
     return {"height": 512 if args.height is None else args.height, "width": 512 if args.width is None else args.width,
-            "task": args.task, "num_images_per_prompt": args.batch,
+            "task": args.task or "img2img", "num_images_per_prompt": args.batch,
             "guidance_scale": 7.5 if args.guidance_scale is None else args.guidance_scale,
-            "prompt_tokens": args.prompt_tokens, "attention": args.attention, "sdpa_backend": args.sdpa_backend,
+            "prompt_tokens": 77 if args.prompt_tokens is None else args.prompt_tokens,
+            "attention": args.attention or "sdpa", "sdpa_backend": args.sdpa_backend,
             "dtype": args.dtype or "fp16", "memory_options": options, "safety_checker": not args.no_safety_checker,
             "long_prompt": args.long_prompt}
 
@@ -83,9 +102,9 @@ def sd15_switches(kwargs: dict) -> dict:
     return switches
 
 
-def video_switches(kwargs: dict) -> dict:
-    """Switch name -> how it changes the estimate's keyword arguments (video models)."""
-    from symbolic.pipelines.video_models import MEMORY_OPTIONS
+def pipeline_switches(kwargs: dict) -> dict:
+    """Switch name -> how it changes the estimate's keyword arguments (pipelines other than sd15)."""
+    from symbolic.pipelines.estimate import MEMORY_OPTIONS
 
     return {option: (lambda kw, o=option: dict(kw, memory_options=tuple(sorted({*kw["memory_options"], o}))))
             for option in MEMORY_OPTIONS}
@@ -126,16 +145,17 @@ def run(args) -> int:
                  f" guidance {kwargs['guidance_scale']} {kwargs['dtype']} attention={kwargs['attention']}"
                  f"/{kwargs['sdpa_backend']} options={','.join(kwargs['memory_options']) or 'none'}")
         switcher = (lambda: fitting_switches(estimate_sd15, kwargs, sd15_switches(kwargs), budget))
-    elif model in VIDEO_MODELS:
-        from symbolic.pipelines.video_models import estimate_video_pipeline
-
-        kwargs = video_kwargs(args)
-        result = estimate_video_pipeline(model, **kwargs)
-        title = f"{model} {args.frames} frames {args.height}x{args.width} batch {args.batch}"
-        switcher = (lambda: fitting_switches(lambda **kw: estimate_video_pipeline(model, **kw), kwargs,
-                                             video_switches(kwargs), budget))
     else:
-        raise ValueError(f"MODEL: unknown model {args.model!r}; choose one of {', '.join(IMAGE_MODELS + VIDEO_MODELS)}")
+        from symbolic.pipelines.estimate import estimate
+
+        kwargs = pipeline_kwargs(args)
+        result = estimate(args.model, **kwargs)
+        frames = f" {args.frames} frames" if args.frames else ""
+        title = (f"{result['model']} ({result['pipeline']}){frames} {args.height or 'default'}x"
+                 f"{args.width or 'default'} batch {args.batch} {result['dtype']} latent "
+                 f"{'x'.join(map(str, result['latent_shape']))}")
+        switcher = (lambda: fitting_switches(lambda **kw: estimate(args.model, **kw), kwargs,
+                                             pipeline_switches(kwargs), budget))
     if budget is not None:
         fits = result["nvidia_smi_bytes"] <= budget
         result = dict(result, gpu_memory_bytes=budget, fits=fits)
@@ -158,12 +178,15 @@ def run(args) -> int:
     return 0
 
 
-def video_kwargs(args) -> dict:
-    if args.frames is None or args.height is None or args.width is None:
-        raise ValueError("--frames, --height, --width: required for video models")
+def pipeline_kwargs(args) -> dict:
+    refuse(args, SD15_ONLY_FLAGS, args.model)
+    if args.sdpa_backend == "efficient":
+        raise ValueError(f"--sdpa-backend: efficient is modelled for sd15 only; {args.model} takes default, flash or "
+                         f"math")
     kwargs = {"frames": args.frames, "height": args.height, "width": args.width, "batch": args.batch,
               "memory_options": tuple(o for o in (args.memory_option or ()) if o != "none"),
-              "devices": args.devices, "parallel": args.parallel}
+              "devices": 1 if args.devices is None else args.devices, "parallel": args.parallel,
+              "attention_backend": args.sdpa_backend}
     if args.guidance_scale is not None:
         kwargs["guidance_scale"] = args.guidance_scale
     if args.dtype is not None:

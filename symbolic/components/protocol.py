@@ -28,9 +28,9 @@ Denoisers (``kind = "denoiser"``; one call of ``forward`` = one denoising step)
 
 Text encoders (``kind = "text_encoder"``)
 * ``output_dim``: width of the embedding the pipeline keeps.
-* ``activation_moments(batch, tokens, b, dtype) -> dict[str, sympy.Expr]``: live bytes during one forward on
-  ``batch`` prompts of ``tokens`` tokens (``b`` the bytes-per-element expression, ``dtype`` its name), with
-  ``moment_notes`` as above.
+* ``activation_moments(batch, tokens, b, dtype, backend="flash") -> dict[str, sympy.Expr]``: live bytes during one
+  forward on ``batch`` prompts of ``tokens`` tokens (``b`` the bytes-per-element expression, ``dtype`` its name,
+  ``backend`` the SDPA kernel), with ``moment_notes`` as above.
 
 VAEs (``kind = "vae"``)
 * ``spatial_compression``, ``temporal_compression`` (1 for images), ``latent_channels``.
@@ -74,7 +74,8 @@ class TextEncoder(Component, Protocol):
     output_dim: int
     moment_notes: dict[str, str]
 
-    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str) -> dict[str, sp.Expr]: ...
+    def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str,
+                           backend: str = "flash") -> dict[str, sp.Expr]: ...
 
 
 class VAE(Component, Protocol):

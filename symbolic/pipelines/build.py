@@ -340,7 +340,7 @@ def text_activations(config, role):
         return {}
     call = next(c for c in config.spec.text_calls if c.role == role)
     return component(config.source, role).activation_moments(B, call.tokens_in, config.bytes_of(role),
-                                                             config.dtype_of(role))
+                                                             config.dtype_of(role), config.attention)
 
 
 @PIPELINE_TERMS.register("text.fsdp_gathered", category=Category.WEIGHTS, stage="own", per="text",

@@ -34,6 +34,14 @@ CATALOG: dict[str, CatalogEntry] = {e.id: e for e in (
     CatalogEntry("hunyuanvideo", "hunyuanvideo-community/HunyuanVideo", "fp16", (("transformer", "bf16"),),
                  source="diffusers HunyuanVideo docs: transformer bfloat16, the pipeline (text encoders, VAE) "
                         "float16"),
+    CatalogEntry("ltx-video", "Lightricks/LTX-Video", "bf16",
+                 source="pipeline_ltx.py EXAMPLE_DOC_STRING: torch_dtype=torch.bfloat16"),
+    CatalogEntry("flux.1-dev", "black-forest-labs/FLUX.1-dev", "bf16",
+                 source="pipeline_flux.py EXAMPLE_DOC_STRING / model card: torch_dtype=torch.bfloat16"),
+    CatalogEntry("flux.1-schnell", "black-forest-labs/FLUX.1-schnell", "bf16",
+                 source="model card: torch_dtype=torch.bfloat16"),
+    CatalogEntry("qwen-image", "Qwen/Qwen-Image", "bf16",
+                 source="pipeline_qwenimage.py EXAMPLE_DOC_STRING / model card: torch_dtype=torch.bfloat16"),
 )}
 
 

@@ -34,3 +34,39 @@ register_spec(PipelineSpec(
     default_height=720, default_width=1280, default_frames=129, default_dtype="bf16",
     source="pipeline_hunyuan_video.py: encode_prompt (LLaMA with prompt template, CLIP pooled), __call__ "
            "(guidance as an embedding input, one pass; true_cfg_scale not modelled), latents float32"))
+
+register_spec(PipelineSpec(
+    class_name="LTXPipeline", denoiser="transformer",
+    text_calls=(TextCall("text_encoder", 128, 128),),
+    guidance="batched", frame_rule="causal", denoiser_text_tokens=128, prompt_embeds_from="text_encoder",
+    latents_fp32=True, model_input_copy=True, multiple=32, default_guidance_scale=3.0,
+    default_height=512, default_width=704, default_frames=161, default_dtype="bf16",
+    source="pipeline_ltx.py: _get_t5_prompt_embeds (padding max_length, max_sequence_length 128), __call__ "
+           "(torch.cat([latents] * 2) and [negative, positive] embeddings for CFG, latents float32, the model input "
+           "cast to the prompt dtype), check_inputs (height, width divisible by 32), (T - 1) // 8 + 1 latent frames"))
+
+register_spec(PipelineSpec(
+    class_name="FluxPipeline", denoiser="transformer",
+    # CLIP (77 tokens, padded) gives only the pooled vector (B x 768, negligible); T5 the sequence.
+    text_calls=(TextCall("text_encoder", 77, 0), TextCall("text_encoder_2", 512, 512)),
+    guidance="distilled", frame_rule="image", denoiser_text_tokens=512, prompt_embeds_from="text_encoder_2",
+    latents_fp32=False, model_input_copy=False, multiple=16, default_guidance_scale=3.5,
+    default_height=1024, default_width=1024, default_frames=None, default_dtype="bf16",
+    source="pipeline_flux.py: _get_clip_prompt_embeds (pooler_output), _get_t5_prompt_embeds (max_sequence_length "
+           "512 by default for dev and schnell), __call__ (guidance as an embedding input, one forward of batch B; "
+           "true CFG only with a negative prompt and true_cfg_scale > 1, not modelled), prepare_latents (packed "
+           "2 x 2 latents in the prompt dtype, passed as they are), no VAE upcast; check_inputs only warns off "
+           "multiples of 16 and floors, refused here"))
+
+register_spec(PipelineSpec(
+    class_name="QwenImagePipeline", denoiser="transformer",
+    # The system template's 34 tokens are dropped after encoding; the prompt is cut to max_sequence_length (512).
+    # Tokenization pads to the longest prompt, so a prompt's length varies: 512 kept tokens is the upper bound.
+    text_calls=(TextCall("text_encoder", 34 + 512, 512),),
+    guidance="separate", frame_rule="image", denoiser_text_tokens=512, prompt_embeds_from="text_encoder",
+    latents_fp32=False, model_input_copy=False, multiple=16, default_guidance_scale=4.0,
+    default_height=1024, default_width=1024, default_frames=None, default_dtype="bf16",
+    source="pipeline_qwenimage.py: _get_qwen_prompt_embeds (template, drop_idx 34, hidden_states[-1]), __call__ "
+           "(true CFG: conditional then unconditional forward when true_cfg_scale > 1 with a negative prompt; "
+           "guidance_scale here stands for true_cfg_scale, the docs' example uses 4.0 and negative_prompt ' '), "
+           "prepare_latents (packed 2 x 2, prompt dtype, passed as they are)"))

@@ -65,6 +65,8 @@ class StepShape:
     backend: str = "flash"
     parallel: str | None = None
     devices: sp.Expr = sp.Integer(1)
+    #: The latent grid (h, w) where a denoiser works at several resolutions (a UNet's stride-2 levels round up).
+    grid: tuple[sp.Expr, sp.Expr] | None = None
 
     @property
     def split(self) -> bool:

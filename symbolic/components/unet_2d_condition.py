@@ -378,7 +378,9 @@ class UNet2DConditionModel:
     def moments(self, s: StepShape, grid: tuple[sp.Expr, sp.Expr] | None = None) -> dict[str, sp.Expr]:
         """Live bytes at each candidate peak (names ``up{i}_<kind>``, ``mid_<kind>``; kinds in ``MOMENT_KINDS``).
         ``s.batch`` is the UNet batch (G x N), ``s.video_tokens`` the latent h x w, ``s.text_tokens`` the context
-        length; ``grid``: the latent (h, w), for exact token counts at odd sizes (see ``level_tokens``)."""
+        length; ``grid``: the latent (h, w), for exact token counts at odd sizes (see ``level_tokens``); default
+        ``s.grid``."""
+        grid = grid if grid is not None else s.grid
         if s.backend not in BACKENDS:
             raise ValueError(f"UNet2DConditionModel: backend must be one of {BACKENDS}, got {s.backend!r}")
         if s.parallel is not None:

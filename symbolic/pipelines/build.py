@@ -142,7 +142,7 @@ def denoiser_batch(config: PipelineConfig) -> sp.Expr:
 @lru_cache(maxsize=None)
 def step_shape(config: PipelineConfig) -> StepShape:
     return StepShape(denoiser_batch(config), denoiser_tokens(config), sp.Integer(config.spec.denoiser_text_tokens),
-                     b, config.attention, config.parallel, P)
+                     b, config.attention, config.parallel, P, latent_hw(config))
 
 
 @lru_cache(maxsize=None)
@@ -150,11 +150,32 @@ def denoiser_moments(config: PipelineConfig) -> dict[str, sp.Expr]:
     return denoiser(config).moments(step_shape(config))
 
 
+def default_size(config: PipelineConfig) -> tuple[int, int]:
+    """The spec's default height and width, or the denoiser config's ``sample_size`` x the VAE's scale factor."""
+    spec = config.spec
+    if spec.default_height is not None:
+        return spec.default_height, spec.default_width
+    side = int(denoiser(config).config["sample_size"]) * vae(config).spatial_compression
+    return side, side
+
+
+def upcast_vae(config: PipelineConfig) -> bool:
+    """SDXL's ``upcast_vae``: a float16 VAE whose config says ``force_upcast`` decodes in float32."""
+    return (config.spec.vae_upcast and config.dtype_of("vae") == "fp16"
+            and bool(getattr(vae(config), "force_upcast", False)))
+
+
+def decode_bytes(config: PipelineConfig) -> sp.Expr:
+    """Bytes per element of the decode's tensors."""
+    return sp.Integer(FP32) if upcast_vae(config) else config.bytes_of("vae")
+
+
 @lru_cache(maxsize=None)
 def decode_shape(config: PipelineConfig) -> DecodeShape:
     lh, lw = latent_hw(config)
-    return DecodeShape(B, latent_frames(config), lh, lw, config.bytes_of("vae"), config.attention,
-                       config.has("vae_tiling"), BYTES_PER_ELEMENT[config.dtype_of("vae")])
+    b_value = FP32 if upcast_vae(config) else BYTES_PER_ELEMENT[config.dtype_of("vae")]
+    return DecodeShape(B, latent_frames(config), lh, lw, decode_bytes(config), config.attention,
+                       config.has("vae_tiling"), b_value)
 
 
 @lru_cache(maxsize=None)
@@ -162,9 +183,9 @@ def decode_moments(config: PipelineConfig) -> dict[str, sp.Expr]:
     return vae(config).decode_moments(decode_shape(config))
 
 
-def prompt_embeds_bytes(config: PipelineConfig, role: str, tokens: int) -> sp.Expr:
-    """One prompt embedding of B x tokens x the encoder's output width, in the encoder's dtype."""
-    return B * tokens * component(config.source, role).output_dim * config.bytes_of(role)
+def prompt_embeds_bytes(config: PipelineConfig, roles: tuple[str, ...], tokens: int) -> sp.Expr:
+    """One prompt embedding of B x tokens x the encoders' output widths (concatenated), in their dtypes."""
+    return sp.Add(*(B * tokens * component(config.source, role).output_dim * config.bytes_of(role) for role in roles))
 
 
 # --- weights -------------------------------------------------------------------------------------------------------
@@ -361,9 +382,10 @@ def text_kept(config, role):
         return 0
     calls = config.spec.text_calls
     i = [c.role for c in calls].index(role)
-    out = [prompt_embeds_bytes(config, c.role, c.tokens_kept) for c in calls]
+    out = [prompt_embeds_bytes(config, (c.role,), c.tokens_kept) for c in calls]
     before, every = sp.Add(*out[:i]), sp.Add(*out)
-    negatives = 0 if config.spec.guidance == "distilled" else G - 1
+    encodes = config.spec.encodes_negative_prompt and config.spec.guidance != "distilled"
+    negatives = G - 1 if encodes else 0
     return before + negatives * every
 
 
@@ -416,7 +438,17 @@ def vae_latents(config):
     """The final latents handed to ``vae.decode``: the loop's latents and their cast / scaled copy in the VAE dtype
     (``latents / scaling_factor`` or ``latents / latents_std + latents_mean``)."""
     lat = latent_elements(config)
-    return lat * (FP32 if config.spec.latents_fp32 else b) + lat * config.bytes_of("vae")
+    return lat * (FP32 if config.spec.latents_fp32 else b) + lat * decode_bytes(config)
+
+
+@PIPELINE_TERMS.register("vae.upcast_weights", category=Category.WEIGHTS, stage="vae_decode",
+                         source="diffusers pipeline_stable_diffusion_xl.py upcast_vae (vae.to(torch.float32))")
+def vae_upcast_weights(config):
+    """SDXL with a float16 VAE whose config says ``force_upcast``: ``upcast_vae`` converts the VAE to float32 for the
+    decode (and back after it), so the decode stage holds 2 more bytes per VAE parameter."""
+    if not upcast_vae(config):
+        return 0
+    return weights_of(config, "vae").model_dtype * (FP32 - BYTES_PER_ELEMENT["fp16"])
 
 
 @PIPELINE_TERMS.register("vae.moments", category=Category.ACTIVATIONS, stage="vae_decode", per="moment",

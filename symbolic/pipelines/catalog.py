@@ -34,6 +34,10 @@ CATALOG: dict[str, CatalogEntry] = {e.id: e for e in (
     CatalogEntry("hunyuanvideo", "hunyuanvideo-community/HunyuanVideo", "fp16", (("transformer", "bf16"),),
                  source="diffusers HunyuanVideo docs: transformer bfloat16, the pipeline (text encoders, VAE) "
                         "float16"),
+    CatalogEntry("sd21", "stabilityai/stable-diffusion-2-1", "fp16",
+                 source="model card: StableDiffusionPipeline.from_pretrained(..., torch_dtype=torch.float16)"),
+    CatalogEntry("sdxl", "stabilityai/stable-diffusion-xl-base-1.0", "fp16",
+                 source="model card: torch_dtype=torch.float16, variant fp16"),
     CatalogEntry("ltx-video", "Lightricks/LTX-Video", "bf16",
                  source="pipeline_ltx.py EXAMPLE_DOC_STRING: torch_dtype=torch.bfloat16"),
     CatalogEntry("flux.1-dev", "black-forest-labs/FLUX.1-dev", "bf16",

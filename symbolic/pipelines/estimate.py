@@ -67,9 +67,12 @@ def pipeline_model(model: str, **config):
 
 def values_of(config, frames, height, width, batch, guidance_scale, devices) -> dict[str, int]:
     """Validated symbol values for one call (defaults from the pipeline's spec)."""
+    from symbolic.pipelines.build import default_size
+
     spec = config.spec
-    height = positive_int(spec.default_height if height is None else height, "height")
-    width = positive_int(spec.default_width if width is None else width, "width")
+    default_height, default_width = default_size(config)
+    height = positive_int(default_height if height is None else height, "height")
+    width = positive_int(default_width if width is None else width, "width")
     batch = positive_int(batch, "batch")
     devices = positive_int(devices, "devices")
     values = {"H": height, "W": width, "B": batch, "P": devices,

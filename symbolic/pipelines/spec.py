@@ -40,10 +40,10 @@ class PipelineSpec:
     text_calls: tuple[TextCall, ...]
     guidance: str
     frame_rule: str
-    #: Tokens of the prompt embedding the denoiser receives (joint attention or cross-attention) and the role whose
-    #: ``output_dim`` gives its width.
+    #: Tokens of the prompt embedding the denoiser receives (joint attention or cross-attention) and the roles whose
+    #: ``output_dim`` add up to its width (SDXL concatenates its two CLIP encoders' hidden states).
     denoiser_text_tokens: int
-    prompt_embeds_from: str
+    prompt_embeds_from: tuple[str, ...]
     #: ``prepare_latents`` makes float32 latents (Wan, HunyuanVideo) instead of the model dtype.
     latents_fp32: bool
     #: The denoiser's input is a new tensor each step (``torch.cat`` for CFG, or a dtype cast of float32 latents);
@@ -52,12 +52,19 @@ class PipelineSpec:
     #: ``check_inputs``: height and width must be multiples of this.
     multiple: int
     default_guidance_scale: float
-    default_height: int
-    default_width: int
+    #: None: the denoiser config's ``sample_size`` x the VAE's scale factor, as the SD pipelines' ``__call__``.
+    default_height: int | None
+    default_width: int | None
     default_frames: int | None
     #: Default dtype of every component when the catalog names none (the diffusers docs' example).
     default_dtype: str
     source: str
+    #: Under guidance, ``encode_prompt`` encodes a negative prompt (False: SDXL's ``force_zeros_for_empty_prompt``
+    #: makes zeros instead; a guidance-distilled pipeline has none).
+    encodes_negative_prompt: bool = True
+    #: The decode runs in float32 when the VAE is float16 and its config says ``force_upcast`` (SDXL's
+    #: ``upcast_vae``).
+    vae_upcast: bool = False
 
     def __post_init__(self) -> None:
         if self.guidance not in GUIDANCE_MODES:

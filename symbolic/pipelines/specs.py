@@ -7,7 +7,7 @@ from symbolic.pipelines.spec import PipelineSpec, TextCall, register_spec
 register_spec(PipelineSpec(
     class_name="CogVideoXPipeline", denoiser="transformer",
     text_calls=(TextCall("text_encoder", 226, 226),),
-    guidance="batched", frame_rule="causal", denoiser_text_tokens=226, prompt_embeds_from="text_encoder",
+    guidance="batched", frame_rule="causal", denoiser_text_tokens=226, prompt_embeds_from=("text_encoder",),
     latents_fp32=False, model_input_copy=True, multiple=16, default_guidance_scale=6.0,
     default_height=480, default_width=720, default_frames=49, default_dtype="bf16",
     source="pipeline_cogvideox.py: _get_t5_prompt_embeds (max_sequence_length 226, padding max_length), "
@@ -17,7 +17,7 @@ register_spec(PipelineSpec(
 register_spec(PipelineSpec(
     class_name="WanPipeline", denoiser="transformer",
     text_calls=(TextCall("text_encoder", 512, 512),),
-    guidance="separate", frame_rule="wan", denoiser_text_tokens=512, prompt_embeds_from="text_encoder",
+    guidance="separate", frame_rule="wan", denoiser_text_tokens=512, prompt_embeds_from=("text_encoder",),
     latents_fp32=True, model_input_copy=True, multiple=16, default_guidance_scale=5.0,
     default_height=480, default_width=832, default_frames=81, default_dtype="bf16",
     source="pipeline_wan.py: _get_t5_prompt_embeds (max_sequence_length 512), __call__ (conditional then "
@@ -29,7 +29,7 @@ register_spec(PipelineSpec(
     # _get_llama_prompt_embeds: max_sequence_length 256 plus the template's crop_start (95 tokens) go into LLaMA;
     # the first 95 output positions are cropped away. CLIP (77 tokens) gives the pooled embedding only.
     text_calls=(TextCall("text_encoder", 256 + 95, 256), TextCall("text_encoder_2", 77, 0)),
-    guidance="distilled", frame_rule="causal", denoiser_text_tokens=256, prompt_embeds_from="text_encoder",
+    guidance="distilled", frame_rule="causal", denoiser_text_tokens=256, prompt_embeds_from=("text_encoder",),
     latents_fp32=True, model_input_copy=True, multiple=16, default_guidance_scale=6.0,
     default_height=720, default_width=1280, default_frames=129, default_dtype="bf16",
     source="pipeline_hunyuan_video.py: encode_prompt (LLaMA with prompt template, CLIP pooled), __call__ "
@@ -38,7 +38,7 @@ register_spec(PipelineSpec(
 register_spec(PipelineSpec(
     class_name="LTXPipeline", denoiser="transformer",
     text_calls=(TextCall("text_encoder", 128, 128),),
-    guidance="batched", frame_rule="causal", denoiser_text_tokens=128, prompt_embeds_from="text_encoder",
+    guidance="batched", frame_rule="causal", denoiser_text_tokens=128, prompt_embeds_from=("text_encoder",),
     latents_fp32=True, model_input_copy=True, multiple=32, default_guidance_scale=3.0,
     default_height=512, default_width=704, default_frames=161, default_dtype="bf16",
     source="pipeline_ltx.py: _get_t5_prompt_embeds (padding max_length, max_sequence_length 128), __call__ "
@@ -49,7 +49,7 @@ register_spec(PipelineSpec(
     class_name="FluxPipeline", denoiser="transformer",
     # CLIP (77 tokens, padded) gives only the pooled vector (B x 768, negligible); T5 the sequence.
     text_calls=(TextCall("text_encoder", 77, 0), TextCall("text_encoder_2", 512, 512)),
-    guidance="distilled", frame_rule="image", denoiser_text_tokens=512, prompt_embeds_from="text_encoder_2",
+    guidance="distilled", frame_rule="image", denoiser_text_tokens=512, prompt_embeds_from=("text_encoder_2",),
     latents_fp32=False, model_input_copy=False, multiple=16, default_guidance_scale=3.5,
     default_height=1024, default_width=1024, default_frames=None, default_dtype="bf16",
     source="pipeline_flux.py: _get_clip_prompt_embeds (pooler_output), _get_t5_prompt_embeds (max_sequence_length "
@@ -63,10 +63,34 @@ register_spec(PipelineSpec(
     # The system template's 34 tokens are dropped after encoding; the prompt is cut to max_sequence_length (512).
     # Tokenization pads to the longest prompt, so a prompt's length varies: 512 kept tokens is the upper bound.
     text_calls=(TextCall("text_encoder", 34 + 512, 512),),
-    guidance="separate", frame_rule="image", denoiser_text_tokens=512, prompt_embeds_from="text_encoder",
+    guidance="separate", frame_rule="image", denoiser_text_tokens=512, prompt_embeds_from=("text_encoder",),
     latents_fp32=False, model_input_copy=False, multiple=16, default_guidance_scale=4.0,
     default_height=1024, default_width=1024, default_frames=None, default_dtype="bf16",
     source="pipeline_qwenimage.py: _get_qwen_prompt_embeds (template, drop_idx 34, hidden_states[-1]), __call__ "
            "(true CFG: conditional then unconditional forward when true_cfg_scale > 1 with a negative prompt; "
            "guidance_scale here stands for true_cfg_scale, the docs' example uses 4.0 and negative_prompt ' '), "
            "prepare_latents (packed 2 x 2, prompt dtype, passed as they are)"))
+
+register_spec(PipelineSpec(
+    class_name="StableDiffusionPipeline", denoiser="unet",
+    text_calls=(TextCall("text_encoder", 77, 77),),
+    guidance="batched", frame_rule="image", denoiser_text_tokens=77, prompt_embeds_from=("text_encoder",),
+    latents_fp32=False, model_input_copy=True, multiple=8, default_guidance_scale=7.5,
+    default_height=None, default_width=None, default_frames=None, default_dtype="fp16",
+    source="pipeline_stable_diffusion.py: encode_prompt (padding max_length 77, last hidden state), __call__ "
+           "(torch.cat([latents] * 2), torch.cat([negative_prompt_embeds, prompt_embeds])), check_inputs "
+           "(multiples of 8), default size unet.config.sample_size x vae_scale_factor. txt2img; the safety checker "
+           "is loaded where model_index.json has one, its call is not modelled on this path"))
+
+register_spec(PipelineSpec(
+    class_name="StableDiffusionXLPipeline", denoiser="unet",
+    text_calls=(TextCall("text_encoder", 77, 77), TextCall("text_encoder_2", 77, 77)),
+    guidance="batched", frame_rule="image", denoiser_text_tokens=77,
+    prompt_embeds_from=("text_encoder", "text_encoder_2"),
+    latents_fp32=False, model_input_copy=True, multiple=8, default_guidance_scale=5.0,
+    default_height=None, default_width=None, default_frames=None, default_dtype="fp16",
+    encodes_negative_prompt=False, vae_upcast=True,
+    source="pipeline_stable_diffusion_xl.py: encode_prompt (both CLIP encoders with output_hidden_states, "
+           "hidden_states[-2] concatenated to 2048 wide; force_zeros_for_empty_prompt: no negative encoding), "
+           "__call__ (one batched 2N forward; upcast_vae when the VAE is float16 and force_upcast), check_inputs "
+           "(multiples of 8)"))

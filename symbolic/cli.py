@@ -12,6 +12,7 @@ import sys
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "symbolic.commands.estimate",
+    "symbolic.commands.models",
     "symbolic.commands.validate",
     "symbolic.commands.asymptotics",
     "symbolic.commands.fit",

@@ -94,3 +94,17 @@ register_spec(PipelineSpec(
            "hidden_states[-2] concatenated to 2048 wide; force_zeros_for_empty_prompt: no negative encoding), "
            "__call__ (one batched 2N forward; upcast_vae when the VAE is float16 and force_upcast), check_inputs "
            "(multiples of 8)"))
+
+register_spec(PipelineSpec(
+    class_name="StableDiffusion3Pipeline", denoiser="transformer",
+    # Both CLIP encoders keep hidden_states[-2] (77 tokens); their concatenation is zero-padded to T5's 4096 width
+    # and joined with T5's 256 tokens: 333 joint tokens x 4096.
+    text_calls=(TextCall("text_encoder", 77, 77), TextCall("text_encoder_2", 77, 77),
+                TextCall("text_encoder_3", 256, 256)),
+    guidance="batched", frame_rule="image", denoiser_text_tokens=77 + 256, prompt_embeds_from=("text_encoder_3",),
+    latents_fp32=False, model_input_copy=True, multiple=16, default_guidance_scale=7.0,
+    default_height=None, default_width=None, default_frames=None, default_dtype="bf16",
+    source="pipeline_stable_diffusion_3.py: _get_clip_prompt_embeds (max_length 77, output_hidden_states, "
+           "hidden_states[-2]), _get_t5_prompt_embeds (max_sequence_length 256), encode_prompt (CLIP widths padded "
+           "to 4096, 77 + 256 tokens), __call__ (one batched 2N forward), check_inputs (multiples of vae scale x "
+           "patch = 16); the VAE's force_upcast is not read"))

@@ -51,7 +51,7 @@ VIDEO_PRESETS: dict[str, VideoModelPreset] = {
             default_height=480,
             default_width=720,
             source=(
-                "VAE THUDM/CogVideoX-2b and -5b vae/config.json (symbolic/configs/video/cogvideox_*_vae.json): "
+                "VAE THUDM/CogVideoX-2b and -5b vae/config.json (bundled under symbolic/configs/hub): "
                 "AutoencoderKLCogVideoX latent_channels 16, temporal_compression_ratio 4, spatial 8 = "
                 "2**(len(block_out_channels) - 1) with 4 blocks (CogVideoXPipeline.vae_scale_factor_spatial); "
                 "transformer/config.json patch_size 2, patch_size_t null (CogVideoX 1.0 has no temporal patch; "
@@ -74,7 +74,7 @@ VIDEO_PRESETS: dict[str, VideoModelPreset] = {
             default_height=720,
             default_width=1280,
             source=(
-                "vae/config.json (symbolic/configs/video/hunyuanvideo_vae.json): AutoencoderKLHunyuanVideo "
+                "vae/config.json (bundled under symbolic/configs/hub): AutoencoderKLHunyuanVideo "
                 "latent_channels 16, spatial_compression_ratio 8, temporal_compression_ratio 4, causal 3D convs "
                 "(HunyuanVideoCausalConv3d); transformer/config.json (hunyuanvideo_transformer.json): "
                 f"patch_size 2, patch_size_t 1; {_DIFFUSERS}/pipelines/hunyuan_video/pipeline_hunyuan_video.py "
@@ -95,7 +95,7 @@ VIDEO_PRESETS: dict[str, VideoModelPreset] = {
             default_height=480,
             default_width=832,
             source=(
-                "Wan-AI/Wan2.1-T2V-1.3B-Diffusers vae/config.json (symbolic/configs/video/wan2.1_vae.json): "
+                "Wan-AI/Wan2.1-T2V-1.3B-Diffusers vae/config.json (bundled under symbolic/configs/hub): "
                 "AutoencoderKLWan z_dim 16, scale_factor_spatial 8, scale_factor_temporal 4, causal 3D convs "
                 "(WanCausalConv3d); transformer/config.json (wan2.1_t2v_*_transformer.json) patch_size [1, 2, 2] "
                 f"= (t, h, w); {_DIFFUSERS}/pipelines/wan/pipeline_wan.py prepare_latents uses "

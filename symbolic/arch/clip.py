@@ -80,6 +80,22 @@ class SafetyChecker(EncoderConfig):
     keep_fp32_modules = ()
     keep_fp32_only_under_fp16 = False
     fixed_dtype_bytes = {}
+    moment_notes = {
+        "mlp": "Peak of a vision layer's MLP (transformers modeling_clip.py CLIPMLP), as in the text encoder: residual "
+               "and layer-norm output and three intermediate-wide quick_gelu tensors, for 257 tokens per image.",
+        "attention": "A vision layer's self-attention: residual, layer-norm output, q, k, v, output (6 x 257 x d per "
+                     "image), and with math SDPA the float32 scores for heads x 257^2 per image "
+                     "(``symbolic.kernels.math_sdpa``).",
+    }
+
+    def activation_moments(self, batch: sp.Expr, b: sp.Expr, backend: str = "flash") -> dict[str, sp.Expr]:
+        """``StableDiffusionSafetyChecker.forward`` on ``batch`` images (the pipeline's inputs excluded): the
+        composition of SD 1.5's measured safety-checker terms."""
+        mlp = batch * self.tokens * (2 * self.hidden + 3 * self.intermediate) * b
+        attention = 6 * batch * self.tokens * self.hidden * b
+        if backend == "math":
+            attention += math_sdpa(batch * self.heads * self.tokens**2, batch * self.tokens * self.hidden, b)
+        return {"mlp": mlp, "attention": attention}
 
     @property
     def vision(self) -> dict:

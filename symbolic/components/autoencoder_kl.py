@@ -133,6 +133,8 @@ class AutoencoderKL:
     config: dict
 
     kind = "vae"
+    #: ``decode_moments`` / ``encode_moments`` follow ``shape.slicing`` (``enable_slicing()``).
+    models_slicing = True
     #: ``AutoencoderKL`` sets no ``_keep_in_fp32_modules`` (ModelMixin's default None): every tensor takes the dtype.
     keep_fp32_modules = ()
     keep_fp32_only_under_fp16 = False

@@ -106,6 +106,8 @@ class LTXVideoVAE:
     config: dict
 
     kind = "vae"
+    #: ``decode_moments`` / ``encode_moments`` follow ``shape.slicing`` (``enable_slicing()``).
+    models_slicing = True
     #: ``AutoencoderKLLTXVideo`` has no ``_keep_in_fp32_modules``; ``latents_mean`` / ``latents_std`` are persistent
     #: buffers (in the checkpoint), so ``torch_dtype`` casts them too.
     keep_fp32_modules: ClassVar[tuple[str, ...]] = ()

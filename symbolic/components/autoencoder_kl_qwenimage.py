@@ -41,6 +41,8 @@ class QwenImageVAE:
     config: dict
 
     kind = "vae"
+    #: ``decode_moments`` / ``encode_moments`` follow ``shape.slicing`` (``enable_slicing()``).
+    models_slicing = True
     #: ``AutoencoderKLQwenImage`` declares no ``_keep_in_fp32_modules`` and has no buffers.
     keep_fp32_modules = ()
     keep_fp32_only_under_fp16 = False

@@ -38,9 +38,10 @@ PIPELINE_TERMS = TermRegistry("pipeline")
 
 FP32 = 4
 INT64 = 8
-MEMORY_OPTIONS = ("cpu_offload", "vae_tiling", "text_encoder_cpu")
 PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
-ATTENTION_BACKENDS = ("flash", "math")
+#: The attention kernel: fused SDPA (flash / memory-efficient), torch's math SDPA, or diffusers' classic
+#: ``AttnProcessor`` (UNet pipelines).
+ATTENTION_KERNELS = ("flash", "math", "classic")
 #: The caching allocator's cached-but-free bytes beside the allocated peak, carried over from the SD 1.5 fit
 #: (``symbolic.pipelines.sd15.model``): a cached pool plus a fraction of the largest stage transient. Not validated
 #: on these pipelines (no measurement yet); the allocated peak does not depend on it.
@@ -58,6 +59,7 @@ class PipelineConfig:
     parallel: str | None = None
     attention: str = "flash"
     framework: Framework = field(default_factory=default_framework)
+    task: str = "txt2img"
 
     @property
     def spec(self):
@@ -84,6 +86,16 @@ class PipelineConfig:
 
     def has(self, option: str) -> bool:
         return option in self.memory_options
+
+    @property
+    def denoiser_attention(self) -> str:
+        """``enable_attention_slicing`` installs the sliced processor in the UNet (not in the VAE)."""
+        return "sliced" if self.has("attention_slicing") else self.attention
+
+    @property
+    def text_attention(self) -> str:
+        """The text encoders (transformers) run their own SDPA: diffusers' processors do not reach them."""
+        return "math" if self.attention == "math" else "flash"
 
 
 # --- components and shapes -----------------------------------------------------------------------------------------
@@ -142,7 +154,7 @@ def denoiser_batch(config: PipelineConfig) -> sp.Expr:
 @lru_cache(maxsize=None)
 def step_shape(config: PipelineConfig) -> StepShape:
     return StepShape(denoiser_batch(config), denoiser_tokens(config), sp.Integer(config.spec.denoiser_text_tokens),
-                     b, config.attention, config.parallel, P, latent_hw(config))
+                     b, config.denoiser_attention, config.parallel, P, latent_hw(config))
 
 
 @lru_cache(maxsize=None)
@@ -173,9 +185,33 @@ def decode_bytes(config: PipelineConfig) -> sp.Expr:
 @lru_cache(maxsize=None)
 def decode_shape(config: PipelineConfig) -> DecodeShape:
     lh, lw = latent_hw(config)
-    b_value = FP32 if upcast_vae(config) else BYTES_PER_ELEMENT[config.dtype_of("vae")]
     return DecodeShape(B, latent_frames(config), lh, lw, decode_bytes(config), config.attention,
-                       config.has("vae_tiling"), b_value)
+                       config.has("vae_tiling"), vae_b_value(config), config.has("vae_slicing"))
+
+
+def vae_b_value(config: PipelineConfig) -> int:
+    return FP32 if upcast_vae(config) else BYTES_PER_ELEMENT[config.dtype_of("vae")]
+
+
+#: One prompt per call: ``encode_prompt`` runs the text encoders on the prompt batch and repeats the embeddings for
+#: the B outputs (``num_images_per_prompt`` / ``num_videos_per_prompt``); img2img encodes one init image and repeats
+#: its latent.
+PROMPTS = 1
+SAFETY_CHECKER = "safety_checker"
+#: The feature extractor's crop (``CLIPImageProcessor``), float32 on the GPU, then cast to the model dtype.
+IMAGE_CHANNELS = 3
+INIT_IMAGES = 1
+
+
+@lru_cache(maxsize=None)
+def encode_shape(config: PipelineConfig):
+    """What ``vae.encode`` receives in img2img: the init image, resized down to multiples of the VAE's scale."""
+    from symbolic.components.autoencoder_kl import EncodeShape
+
+    lh, lw = latent_hw(config)
+    s = vae(config).spatial_compression
+    return EncodeShape(sp.Integer(INIT_IMAGES), s * lh, s * lw, decode_bytes(config), config.attention,
+                       config.has("vae_tiling"), config.has("vae_slicing"), vae_b_value(config))
 
 
 @lru_cache(maxsize=None)
@@ -262,6 +298,17 @@ def loaded_roles(config: PipelineConfig) -> tuple[str, ...]:
     return config.source.roles
 
 
+@lru_cache(maxsize=None)
+def resident_replay(config: PipelineConfig) -> tuple[int, int]:
+    """(allocated - raw, reserved - allocated) bytes of ``pipe.to("cuda")``: every resident component's tensors
+    through one caching-allocator model, in the order ``DiffusionPipeline.to`` moves them (its
+    ``_get_signature_keys`` sorts the ``__init__`` argument names, so components go in sorted role order)."""
+    sizes = [size for role in sorted(loaded_roles(config)) if resident(config, role)
+             for size in weights_of(config, role).sizes]
+    allocated, reserved = load_allocated_bytes(sizes)
+    return allocated - sum(sizes), reserved - allocated
+
+
 def text_roles(config: PipelineConfig) -> tuple[str, ...]:
     return tuple(call.role for call in config.spec.text_calls)
 
@@ -306,12 +353,15 @@ def offloaded(config: PipelineConfig, role: str) -> bool:
 
 
 def stage_of(config: PipelineConfig, role: str) -> str | None:
-    """The stage in which a component runs (None: loaded, never called in this task, e.g. a safety checker)."""
+    """The stage in which a component runs (None: loaded, never called). The SD pipelines run a loaded safety
+    checker on the decoded images (``run_safety_checker``: ``if self.safety_checker is None`` skips it). With
+    model offload the VAE comes in for img2img's encode and again for the decode; its weights are counted in the
+    decode (the larger stage of the two in every modelled pipeline)."""
     if _is_text(config, role):
         return role
     if role == config.spec.denoiser:
         return config.spec.denoiser_stage
-    return "vae_decode" if role == "vae" else None
+    return {"vae": "vae_decode", SAFETY_CHECKER: SAFETY_CHECKER}.get(role)
 
 
 # --- terms ---------------------------------------------------------------------------------------------------------
@@ -337,11 +387,9 @@ def weights_offloaded(config, role):
                          source="symbolic/allocator.py (c10 CUDACachingAllocator rules)")
 def weights_rounding(config):
     """What ``memory_allocated`` counts beyond the raw bytes after the weights are moved: each tensor rounded to
-    512 bytes, and blocks whose remainder is too small to split handed out whole (caching-allocator model, each
-    resident component packed on its own). Not modelled under FSDP (flat parameters pack differently)."""
-    if config.parallel == "fsdp":
-        return 0
-    return sum(allocator_rounding(config, role)[0] for role in loaded_roles(config) if resident(config, role))
+    512 bytes, and blocks whose remainder is too small to split handed out whole (caching-allocator model replaying
+    ``pipe.to("cuda")``, ``resident_replay``). Not modelled under FSDP (flat parameters pack differently)."""
+    return 0 if config.parallel == "fsdp" else resident_replay(config)[0]
 
 
 @PIPELINE_TERMS.register("workspace.cublas", category=Category.WORKSPACE, stage=Stage.RESIDENT,
@@ -355,13 +403,14 @@ def cublas_workspace(config):
 @PIPELINE_TERMS.register("text.activations", category=Category.ACTIVATIONS, stage="own", per="text",
                          source="the text encoder's activation_moments (symbolic/components, symbolic/arch)")
 def text_activations(config, role):
-    """One encoder call on the B prompts (the negative prompt is a second call of the same size), at the tokens
-    the pipeline feeds it (padding included): the component's own moments."""
+    """One encoder call on the prompt (the negative prompt is a second call of the same size), at the tokens the
+    pipeline feeds it (padding included): the component's own moments. The embeddings are repeated for the B
+    outputs after the call (``text.kept_embeddings``)."""
     if _on_cpu(config, role):
         return {}
     call = next(c for c in config.spec.text_calls if c.role == role)
-    return component(config.source, role).activation_moments(B, call.tokens_in, config.bytes_of(role),
-                                                             config.dtype_of(role), config.attention)
+    return component(config.source, role).activation_moments(PROMPTS, call.tokens_in, config.bytes_of(role),
+                                                             config.dtype_of(role), config.text_attention)
 
 
 @PIPELINE_TERMS.register("text.fsdp_gathered", category=Category.WEIGHTS, stage="own", per="text",
@@ -432,6 +481,31 @@ def denoiser_block_moments(config):
     return denoiser_moments(config)
 
 
+@PIPELINE_TERMS.register("vae.encode_input", category=Category.ACTIVATIONS, stage="vae_encode",
+                         source="diffusers pipeline_stable_diffusion_img2img.py / _xl_img2img.py prepare_latents")
+def vae_encode_input(config):
+    """img2img: the preprocessed init image on the GPU (one image, 3 x H' x W', H' and W' rounded down to the VAE's
+    scale factor), in the encode's dtype."""
+    if config.task != "img2img":
+        return 0
+    return vae(config).encode_input(encode_shape(config))
+
+
+@PIPELINE_TERMS.register("vae.encode_moments", category=Category.ACTIVATIONS, stage="vae_encode", per="moment",
+                         source="the VAE's encode_moments (symbolic/components)")
+def vae_encode_moments(config):
+    """The encoder's working set at each moment that can be its peak (the component's ``encode_moments``)."""
+    return vae(config).encode_moments(encode_shape(config)) if config.task == "img2img" else {}
+
+
+@PIPELINE_TERMS.register("vae.encode_upcast_weights", category=Category.WEIGHTS, stage="vae_encode",
+                         source="diffusers pipeline_stable_diffusion_xl_img2img.py prepare_latents")
+def vae_encode_upcast_weights(config):
+    """SDXL img2img with a float16 VAE whose config says ``force_upcast``: ``prepare_latents`` moves the VAE to
+    float32 for the encode (and back after it): 2 more bytes per VAE parameter during the encode."""
+    return vae_upcast_weights(config) if config.task == "img2img" else 0
+
+
 @PIPELINE_TERMS.register("vae.latents", category=Category.ACTIVATIONS, stage="vae_decode",
                          source="decode_latents / the pipelines' decode block")
 def vae_latents(config):
@@ -459,6 +533,30 @@ def vae_decode_moments(config):
     return decode_moments(config)
 
 
+@PIPELINE_TERMS.register("safety_checker.inputs", category=Category.ACTIVATIONS, stage=SAFETY_CHECKER,
+                         source="diffusers pipeline_stable_diffusion.py run_safety_checker")
+def safety_checker_inputs(config):
+    """``run_safety_checker`` keeps the decoded images on the GPU (B x 3 x H' x W' in the VAE's dtype) and feeds the
+    vision tower the feature extractor's 224 x 224 crop: float32 ``pixel_values`` moved to the GPU and their cast
+    to the checker's dtype."""
+    if SAFETY_CHECKER not in loaded_roles(config):
+        return 0
+    lh, lw = latent_hw(config)
+    s, size = vae(config).spatial_compression, component(config.source, SAFETY_CHECKER).image_size
+    return (B * IMAGE_CHANNELS * s**2 * lh * lw * config.bytes_of("vae")
+            + B * IMAGE_CHANNELS * size**2 * (FP32 + config.bytes_of(SAFETY_CHECKER)))
+
+
+@PIPELINE_TERMS.register("safety_checker.moments", category=Category.ACTIVATIONS, stage=SAFETY_CHECKER,
+                         per="moment", source="the safety checker's activation_moments (symbolic/arch/clip.py)")
+def safety_checker_moments(config):
+    """The vision tower's peak per moment (MLP or self-attention of a layer, 257 tokens per image)."""
+    if SAFETY_CHECKER not in loaded_roles(config):
+        return {}
+    return component(config.source, SAFETY_CHECKER).activation_moments(B, config.bytes_of(SAFETY_CHECKER),
+                                                                        config.text_attention)
+
+
 # --- the model -----------------------------------------------------------------------------------------------------
 def _stage_name(config: PipelineConfig, spec_stage, role: str | None) -> str:
     stage = getattr(spec_stage, "value", spec_stage)
@@ -484,7 +582,7 @@ def _bind(config: PipelineConfig) -> list[Term]:
             if stage is None:
                 continue
             if isinstance(value, dict):
-                notes = _moment_notes(config, spec, role)
+                notes = _moment_notes(config, spec, role) if value else {}
                 for moment, expr in value.items():
                     if sp.sympify(expr) != 0:
                         terms.append(Term(f"{name}.{moment}", spec.category, stage, sp.sympify(expr),
@@ -497,6 +595,8 @@ def _bind(config: PipelineConfig) -> list[Term]:
 def _moment_notes(config: PipelineConfig, spec, role: str | None) -> dict[str, str]:
     if role is not None:
         return component(config.source, role).moment_notes
+    if spec.stage == SAFETY_CHECKER:
+        return component(config.source, SAFETY_CHECKER).moment_notes
     if spec.stage == "denoiser":
         return denoiser(config).moment_notes
     return vae(config).moment_notes
@@ -519,8 +619,11 @@ def _spread_stage_wide(terms: list[Term]) -> list[Term]:
 
 
 def stages_of(config: PipelineConfig) -> tuple[str, ...]:
-    """The stages that run, in pipeline order: the text encoders, the denoiser step, the VAE decode."""
-    return text_roles(config) + (config.spec.denoiser_stage, "vae_decode")
+    """The stages that run, in pipeline order: the text encoders, img2img's VAE encode, the denoiser step, the VAE
+    decode."""
+    encode = ("vae_encode",) if config.task == "img2img" else ()
+    checker = (SAFETY_CHECKER,) if SAFETY_CHECKER in loaded_roles(config) else ()
+    return text_roles(config) + encode + (config.spec.denoiser_stage, "vae_decode") + checker
 
 
 @dataclass(frozen=True)
@@ -561,10 +664,7 @@ class PipelineModel(StagedModel):
 
     @cached_property
     def weights_segment_slack(self) -> int:
-        if self.config.parallel == "fsdp":
-            return 0
-        return sum(allocator_rounding(self.config, role)[1] for role in loaded_roles(self.config)
-                   if resident(self.config, role))
+        return 0 if self.config.parallel == "fsdp" else resident_replay(self.config)[1]
 
     @cached_property
     def peak_reserved(self) -> sp.Expr:

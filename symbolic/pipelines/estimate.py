@@ -16,9 +16,12 @@ from symbolic.framework import Framework
 from symbolic.pipelines import catalog
 from symbolic.validation import choice, guidance_copies, positive_int
 
-MEMORY_OPTIONS = ("cpu_offload", "vae_tiling", "text_encoder_cpu")
+MEMORY_OPTIONS = ("cpu_offload", "vae_tiling", "vae_slicing", "attention_slicing", "text_encoder_cpu")
+ATTENTION = ("sdpa", "classic")
 PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
-ATTENTION_BACKENDS = ("default", "flash", "math")
+#: SDPA kernels: torch's choice, or one forced with ``sdpa_kernel`` (flash and memory-efficient store the same: no N x N
+#: scores, so both are the fused kernel here).
+ATTENTION_BACKENDS = ("default", "flash", "efficient", "math")
 
 
 def _memory_options(memory_options: object) -> frozenset:
@@ -39,8 +42,10 @@ def _memory_options(memory_options: object) -> frozenset:
 
 
 def make_config(model: object, dtype: object = None, memory_options: object = (), parallel: object = None,
-                attention_backend: object = "default", framework: Framework | None = None):
-    from symbolic.pipelines.build import PipelineConfig
+                attention_backend: object = "default", framework: Framework | None = None, task: object = None,
+                attention: object = "sdpa"):
+    """The configuration of one call; an option the pipeline does not offer is refused naming its argument."""
+    from symbolic.pipelines.build import PipelineConfig, vae
 
     catalog.resolve(model)  # a one-line ValueError for a bad model before anything is cached
     source = catalog.load(model.strip())
@@ -51,8 +56,21 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
     if framework is not None and not isinstance(framework, Framework):
         raise ValueError(f"framework: must be a symbolic.framework.Framework, got {framework!r}")
     extra = {} if framework is None else {"framework": framework}
-    return PipelineConfig(source, dtype, _memory_options(memory_options), parallel,
-                          "math" if backend == "math" else "flash", **extra)
+    spec = source.spec
+    task = choice(spec.tasks[0] if task is None else task, "task", spec.tasks)
+    attention = choice(attention, "attention", ATTENTION)
+    options = _memory_options(memory_options)
+    if not spec.attention_processors:
+        if attention == "classic":
+            raise ValueError(f"attention: classic (diffusers' AttnProcessor) applies to UNet pipelines, not to "
+                             f"{source.name}")
+        if "attention_slicing" in options:
+            raise ValueError(f"memory_options: attention_slicing applies to UNet pipelines, not to {source.name}")
+    kernel = "classic" if attention == "classic" else ("math" if backend == "math" else "flash")
+    config = PipelineConfig(source, dtype, options, parallel, kernel, task=task, **extra)
+    if "vae_slicing" in options and not getattr(vae(config), "models_slicing", False):
+        raise ValueError(f"memory_options: vae_slicing is not modelled for {type(vae(config)).__name__}")
+    return config
 
 
 def pipeline_model(model: str, **config):
@@ -82,7 +100,7 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices) -> 
         values["T"] = positive_int(spec.default_frames if frames is None else frames, "frames")
     elif frames is not None:
         raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
-    m = spec.multiple
+    m = spec.multiple if config.task == "txt2img" else 1  # img2img resizes the init image down to multiples
     for name, value in (("height", height), ("width", width)):
         if value % m:
             raise ValueError(f"{name}: {config.source.name} needs a multiple of {m} ({spec.class_name}.check_inputs "
@@ -129,6 +147,7 @@ def evaluate(config, values: dict[str, int]) -> dict:
     return {
         "model": config.source.name,
         "pipeline": config.spec.class_name,
+        "task": config.task,
         "dtype": config.denoiser_dtype,
         "peak_allocated_bytes": out["peak_allocated_bytes"],
         "peak_reserved_bytes": out["peak_reserved_bytes"],
@@ -146,10 +165,13 @@ def evaluate(config, values: dict[str, int]) -> dict:
 def estimate(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
              batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
              devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
-             framework: Framework | None = None) -> dict:
+             framework: Framework | None = None, task: str | None = None, attention: str = "sdpa") -> dict:
     """Peak GPU memory (bytes, per device) of one text-to-image / text-to-video call of a diffusers pipeline:
     a bundled id (``symbolic.pipelines.catalog.CATALOG``), its Hub id, or a folder holding ``model_index.json`` and
     the components' ``config.json`` files. Sizes, frames and guidance default to the pipeline's own defaults.
+    ``task``: ``txt2img`` (text-to-image or text-to-video) or, where the pipeline has an image-to-image sibling,
+    ``img2img``. ``attention``: ``sdpa`` or ``classic`` (UNet pipelines). ``memory_options``: any of
+    ``MEMORY_OPTIONS`` the pipeline offers.
 
     Returns ``peak_allocated_bytes`` (``torch.cuda.max_memory_allocated``), ``peak_reserved_bytes`` (the caching
     allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage activation,
@@ -158,7 +180,7 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     resident weights included), ``component_weights_bytes`` (by role), ``stage_activation_bytes`` (stage peak minus
     the weights resident then), ``latent_shape`` and ``tokens`` (the denoiser's self-attention sequence length).
     """
-    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework)
+    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention)
     return evaluate(config, values_of(config, frames, height, width, batch, guidance_scale, devices))
 
 

@@ -62,9 +62,16 @@ class PipelineSpec:
     #: Under guidance, ``encode_prompt`` encodes a negative prompt (False: SDXL's ``force_zeros_for_empty_prompt``
     #: makes zeros instead; a guidance-distilled pipeline has none).
     encodes_negative_prompt: bool = True
-    #: The decode runs in float32 when the VAE is float16 and its config says ``force_upcast`` (SDXL's
-    #: ``upcast_vae``).
+    #: The decode (and img2img's encode) runs in float32 when the VAE is float16 and its config says
+    #: ``force_upcast`` (SDXL's ``upcast_vae``; its img2img ``prepare_latents``).
     vae_upcast: bool = False
+    #: What the pipeline class and its image-to-image sibling (same components) do: ``txt2img`` for text-to-image
+    #: and text-to-video; ``img2img`` adds the VAE encode of the init image (batch 1: one image, its latent repeated
+    #: for the N outputs; sizes rounded down to the VAE's scale factor by the image processor).
+    tasks: tuple[str, ...] = ("txt2img",)
+    #: The denoiser is a UNet whose attention runs diffusers' processors: the classic ``AttnProcessor`` and
+    #: ``enable_attention_slicing`` apply (the transformers modelled here run their own SDPA calls).
+    attention_processors: bool = False
 
     def __post_init__(self) -> None:
         if self.guidance not in GUIDANCE_MODES:

@@ -12,9 +12,13 @@ HELP = "peak GPU memory of one pipeline call (a bundled id, its Hub id, or a fol
 IMAGE_MODELS = ("sd15",)
 SD15_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
 #: Flags only the SD 1.5 model reads, with the value that means "not given".
-SD15_ONLY_FLAGS = {"task": ("--task", None), "prompt_tokens": ("--prompt-tokens", None),
-                   "long_prompt": ("--long-prompt", False), "attention": ("--attention", None),
+SD15_ONLY_FLAGS = {"prompt_tokens": ("--prompt-tokens", None), "long_prompt": ("--long-prompt", False),
                    "no_safety_checker": ("--no-safety-checker", False)}
+#: The API's argument names -> the flags that set them (errors name the flag the user typed).
+FLAGS = {"task": "--task", "attention": "--attention", "attention_backend": "--sdpa-backend",
+         "memory_options": "--memory-option", "batch": "--batch", "frames": "--frames", "height": "--height",
+         "width": "--width", "dtype": "--dtype", "devices": "--devices", "parallel": "--parallel",
+         "guidance_scale": "--guidance-scale", "model": "MODEL"}
 #: Flags only the generic pipelines read.
 PIPELINE_ONLY_FLAGS = {"frames": ("--frames", None), "devices": ("--devices", None), "parallel": ("--parallel", None)}
 
@@ -23,7 +27,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="a bundled id (python -m symbolic models lists them), its Hub id, or a folder holding "
                              "model_index.json and the components' config.json files")
-    parser.add_argument("--task", default=None, choices=("img2img", "txt2img"), help="sd15 task (default img2img)")
+    parser.add_argument("--task", default=None, choices=("img2img", "txt2img"),
+                        help="txt2img (text-to-image or -video), or img2img where the pipeline has an image-to-image "
+                             "sibling (SD, SDXL); default txt2img, img2img for sd15")
     parser.add_argument("--height", type=integer, default=None,
                         help="image/video height in pixels (default: the pipeline's, 512 for sd15)")
     parser.add_argument("--width", type=integer, default=None,
@@ -37,15 +43,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--long-prompt", action="store_true",
                         help="sd15: encode ceil(L/75) chunks of 77 tokens instead of truncating to 77")
     parser.add_argument("--attention", default=None, choices=("sdpa", "classic"),
-                        help="sd15: sdpa: AttnProcessor2_0 (default); classic: AttnProcessor (baddbmm + softmax)")
+                        help="UNet pipelines: sdpa: AttnProcessor2_0 (default); classic: AttnProcessor (baddbmm + "
+                             "softmax)")
     parser.add_argument("--sdpa-backend", default="default", choices=("default", "flash", "efficient", "math"),
                         help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel (other pipelines: "
                              "default, flash or math)")
     parser.add_argument("--dtype", default=None,
                         help="fp16, bf16, fp32 for every component (default: the model card's, fp16 for sd15)")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: vae_tiling, "
-                             "cpu_offload, text_encoder_cpu (repeatable)")
+                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: those and "
+                             "cpu_offload, text_encoder_cpu, where the pipeline offers them (repeatable)")
     parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
     parser.add_argument("--devices", type=integer, default=None, help="pipelines other than sd15: GPUs (default 1)")
     parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
@@ -102,12 +109,20 @@ def sd15_switches(kwargs: dict) -> dict:
     return switches
 
 
-def pipeline_switches(kwargs: dict) -> dict:
-    """Switch name -> how it changes the estimate's keyword arguments (pipelines other than sd15)."""
-    from symbolic.pipelines.estimate import MEMORY_OPTIONS
+def pipeline_switches(model: str, kwargs: dict) -> dict:
+    """Switch name -> how it changes the estimate's keyword arguments (pipelines other than sd15): the memory
+    options the pipeline offers (``make_config`` refuses the others)."""
+    from symbolic.pipelines.estimate import MEMORY_OPTIONS, make_config
+
+    def offered(option: str) -> bool:
+        try:
+            make_config(model, memory_options=(option,), task=kwargs["task"], attention=kwargs["attention"])
+        except ValueError:
+            return False
+        return True
 
     return {option: (lambda kw, o=option: dict(kw, memory_options=tuple(sorted({*kw["memory_options"], o}))))
-            for option in MEMORY_OPTIONS}
+            for option in MEMORY_OPTIONS if offered(option)}
 
 
 def fitting_switches(estimate, kwargs: dict, switches: dict, budget: int, limit: int = 5) -> list[dict]:
@@ -149,13 +164,13 @@ def run(args) -> int:
         from symbolic.pipelines.estimate import estimate
 
         kwargs = pipeline_kwargs(args)
-        result = estimate(args.model, **kwargs)
+        result = with_flag_names(lambda: estimate(args.model, **kwargs))
         frames = f" {args.frames} frames" if args.frames else ""
         title = (f"{result['model']} ({result['pipeline']}){frames} {args.height or 'default'}x"
                  f"{args.width or 'default'} batch {args.batch} {result['dtype']} latent "
                  f"{'x'.join(map(str, result['latent_shape']))}")
         switcher = (lambda: fitting_switches(lambda **kw: estimate(args.model, **kw), kwargs,
-                                             pipeline_switches(kwargs), budget))
+                                             pipeline_switches(args.model, kwargs), budget))
     if budget is not None:
         fits = result["nvidia_smi_bytes"] <= budget
         result = dict(result, gpu_memory_bytes=budget, fits=fits)
@@ -178,15 +193,23 @@ def run(args) -> int:
     return 0
 
 
+def with_flag_names(call):
+    """``call()``, with an API error's leading argument name replaced by the flag that sets it."""
+    try:
+        return call()
+    except ValueError as exc:
+        argument, sep, rest = str(exc).partition(": ")
+        if sep and argument in FLAGS:
+            raise ValueError(f"{FLAGS[argument]}: {rest}") from None
+        raise
+
+
 def pipeline_kwargs(args) -> dict:
     refuse(args, SD15_ONLY_FLAGS, args.model)
-    if args.sdpa_backend == "efficient":
-        raise ValueError(f"--sdpa-backend: efficient is modelled for sd15 only; {args.model} takes default, flash or "
-                         f"math")
     kwargs = {"frames": args.frames, "height": args.height, "width": args.width, "batch": args.batch,
               "memory_options": tuple(o for o in (args.memory_option or ()) if o != "none"),
               "devices": 1 if args.devices is None else args.devices, "parallel": args.parallel,
-              "attention_backend": args.sdpa_backend}
+              "attention_backend": args.sdpa_backend, "task": args.task, "attention": args.attention or "sdpa"}
     if args.guidance_scale is not None:
         kwargs["guidance_scale"] = args.guidance_scale
     if args.dtype is not None:

@@ -145,7 +145,9 @@ def test_models_lists_every_bundled_id():
 
 
 @pytest.mark.parametrize("argv, flag", [
-    (("estimate", "flux.1-dev", "--task", "txt2img"), "--task"),
+    (("estimate", "flux.1-dev", "--task", "img2img"), "--task"),
+    (("estimate", "flux.1-dev", "--attention", "classic"), "--attention"),
+    (("estimate", "wan2.1-t2v-14b", "--memory-option", "attention_slicing"), "--memory-option"),
     (("estimate", "wan2.1-t2v-1.3b", "--no-safety-checker"), "--no-safety-checker"),
     (("estimate", "sdxl", "--prompt-tokens", "20"), "--prompt-tokens"),
     (("estimate", "sd15", "--devices", "2"), "--devices"),

@@ -1,7 +1,7 @@
 """One closed-form model for any pipeline: a spec (``symbolic.pipelines.spec``) + its components' configs.
 
-peak_allocated = resident + Max over stages (the text encoders in order, the denoiser step, the VAE decode) of the
-stage's transient, a stage's transient being the Max over its *moments* of the terms live then
+peak_allocated = resident + Max over stages (the text encoders in order, img2img's VAE encode, the denoiser step, the
+VAE decode, the SD safety checker) of the stage's transient, a stage's transient being the Max over its *moments* of the terms live then
 (``symbolic.terms.StagedModel``). Every term below is one decorated function whose docstring is its derivation; what
 a component class does inside a call is the component's own knowledge (``symbolic.components``: ``moments``,
 ``activation_moments``, ``decode_moments``, each with its notes), what the pipeline does around the calls is its
@@ -9,7 +9,9 @@ spec's. Symbols: T frames, H x W pixels, B batch (images or videos), G classifie
 element of the denoiser's dtype, P devices.
 
 Switches modelled here: ``cpu_offload`` (``enable_model_cpu_offload``: only the running component's weights on the
-GPU), ``vae_tiling`` (``vae.enable_tiling()``), ``text_encoder_cpu`` (the text encoders run on the CPU), and many
+GPU), ``vae_tiling`` / ``vae_slicing`` (``vae.enable_tiling()`` / ``enable_slicing()``, the VAE's own moments),
+``attention_slicing`` (the UNet's sliced processor), ``text_encoder_cpu`` (the text encoders run on the CPU), the
+attention kernel (fused SDPA, math SDPA, diffusers' classic ``AttnProcessor`` in UNet pipelines), and many
 GPUs (``devices`` = P): ``ulysses`` / ``ring`` sequence parallelism split the denoiser's token-wise activations over
 P devices (weights replicated); ``fsdp`` shards the denoiser's and text encoders' repeated blocks and all-gathers
 one block at a time (plus the prefetched next).
@@ -31,6 +33,11 @@ from symbolic.arch.video_transformer import StepShape
 from symbolic.dtypes import BYTES_PER_ELEMENT
 from symbolic.framework import Framework, default_framework
 from symbolic.pipelines.catalog import PipelineSource
+# The caching allocator's cached-but-free bytes beside the allocated peak, carried over from the SD 1.5 fit: a cached
+# pool plus a fraction of the largest stage transient. Not validated on these pipelines (no measurement yet); the
+# allocated peak does not depend on it.
+from symbolic.pipelines.sd15.model import RESERVED_CACHE_BYTES
+from symbolic.pipelines.sd15.model import RESERVED_DECODE_FRACTION as RESERVED_TRANSIENT_FRACTION
 from symbolic.symbols import B, G, H, P, T, W, b
 from symbolic.terms import Category, Stage, StagedModel, Term, TermRegistry
 
@@ -38,15 +45,6 @@ PIPELINE_TERMS = TermRegistry("pipeline")
 
 FP32 = 4
 INT64 = 8
-PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
-#: The attention kernel: fused SDPA (flash / memory-efficient), torch's math SDPA, or diffusers' classic
-#: ``AttnProcessor`` (UNet pipelines).
-ATTENTION_KERNELS = ("flash", "math", "classic")
-#: The caching allocator's cached-but-free bytes beside the allocated peak, carried over from the SD 1.5 fit
-#: (``symbolic.pipelines.sd15.model``): a cached pool plus a fraction of the largest stage transient. Not validated
-#: on these pipelines (no measurement yet); the allocated peak does not depend on it.
-from symbolic.pipelines.sd15.model import RESERVED_CACHE_BYTES  # noqa: E402
-from symbolic.pipelines.sd15.model import RESERVED_DECODE_FRACTION as RESERVED_TRANSIENT_FRACTION  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,8 @@ class PipelineConfig:
     dtype: str | None = None
     memory_options: frozenset = frozenset()
     parallel: str | None = None
+    #: The attention kernel: ``flash`` (fused SDPA: flash / memory-efficient), ``math`` (torch's math SDPA) or
+    #: ``classic`` (diffusers' ``AttnProcessor``, UNet pipelines).
     attention: str = "flash"
     framework: Framework = field(default_factory=default_framework)
     task: str = "txt2img"

@@ -725,13 +725,14 @@ def cached_jobs(namespace: str, jobs: dict, workers: int | None = None) -> dict:
     results, missing = {}, []
     for name in jobs:
         try:
-            results[name] = _roundtrip(load_or_build(f"report-{namespace}", key(name), _raise_miss))["value"]
+            results[name] = _roundtrip(load_or_build(f"report-{namespace}", key(name), _raise_miss, ("value",)))["value"]
         except _Miss:
             missing.append(name)
     if missing:
         computed = _run_parallel({name: jobs[name] for name in missing}, workers)
         for name in missing:
-            entry = load_or_build(f"report-{namespace}", key(name), lambda name=name: {"value": computed[name]})
+            entry = load_or_build(f"report-{namespace}", key(name), lambda name=name: {"value": computed[name]},
+                                  ("value",))
             results[name] = _roundtrip(entry)["value"]
     return {name: results[name] for name in jobs}
 

@@ -117,6 +117,10 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices) -> 
     return values
 
 
+#: What a cache entry of this module holds (``_build_entry``) and ``evaluate`` reads.
+ENTRY_KEYS = ("args", "stages", "roles", "latent_rank", "outputs")
+
+
 def _build_entry(config) -> dict:
     from symbolic.numeric import exact_source
     from symbolic.pipelines.build import pipeline_model as build
@@ -130,7 +134,7 @@ def _build_entry(config) -> dict:
 
 @lru_cache(maxsize=None)
 def compiled(config) -> tuple[dict, dict]:
-    entry = load_or_build("pipeline", repr(config), lambda: _build_entry(config))
+    entry = load_or_build("pipeline", repr(config), lambda: _build_entry(config), ENTRY_KEYS)
     return entry, {name: compile_exact(src) for name, src in entry["outputs"].items()}
 
 

@@ -27,7 +27,7 @@ def _build(config) -> dict:
 
 @lru_cache(maxsize=None)
 def compiled(config) -> tuple[tuple[str, ...], dict]:
-    entry = load_or_build("sd15", repr(config), lambda: _build(config))
+    entry = load_or_build("sd15", repr(config), lambda: _build(config), ("args", "outputs"))
     return tuple(entry["args"]), {name: compile_exact(src) for name, src in entry["outputs"].items()}
 
 

@@ -139,7 +139,10 @@ def fitting_switches(estimate, kwargs: dict, switches: dict, budget: int, limit:
                 trial = switches[name](trial)
             if trial == kwargs:
                 continue  # already on
-            result = estimate(**trial)
+            try:
+                result = estimate(**trial)
+            except ValueError:  # a switch this pipeline does not model (e.g. vae_slicing for a video VAE)
+                continue
             if result["nvidia_smi_bytes"] <= budget:
                 found.append({"switches": list(combo), "nvidia_smi_bytes": result["nvidia_smi_bytes"],
                               "peak_allocated_bytes": result["peak_allocated_bytes"]})

@@ -19,7 +19,7 @@ one block at a time (plus the prefetched next).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import sympy as sp
@@ -31,8 +31,8 @@ from symbolic.arch.tensors import Tensor
 from symbolic.arch.vae3d import DecodeShape
 from symbolic.arch.video_transformer import StepShape
 from symbolic.dtypes import BYTES_PER_ELEMENT
-from symbolic.framework import Framework, default_framework
 from symbolic.pipelines.catalog import PipelineSource
+from symbolic.pipelines.config import PipelineConfig
 # The caching allocator's cached-but-free bytes beside the allocated peak, carried over from the SD 1.5 fit: a cached
 # pool plus a fraction of the largest stage transient. Not validated on these pipelines (no measurement yet); the
 # allocated peak does not depend on it.
@@ -45,57 +45,6 @@ PIPELINE_TERMS = TermRegistry("pipeline")
 
 FP32 = 4
 INT64 = 8
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Everything that changes the *shape* of the equations (values of T, H, W, B, G, P are symbols)."""
-
-    source: PipelineSource
-    dtype: str | None = None
-    memory_options: frozenset = frozenset()
-    parallel: str | None = None
-    #: The attention kernel: ``flash`` (fused SDPA: flash / memory-efficient), ``math`` (torch's math SDPA) or
-    #: ``classic`` (diffusers' ``AttnProcessor``, UNet pipelines).
-    attention: str = "flash"
-    framework: Framework = field(default_factory=default_framework)
-    task: str = "txt2img"
-
-    @property
-    def spec(self):
-        return self.source.spec
-
-    def dtype_of(self, role: str) -> str:
-        """The component's dtype: an explicit ``dtype`` puts every component in it; else the catalog's."""
-        if self.dtype is not None:
-            return self.dtype
-        return dict(self.source.component_dtypes).get(role, self.source.dtype)
-
-    @property
-    def denoiser_dtype(self) -> str:
-        return self.dtype_of(self.spec.denoiser)
-
-    def bytes_of(self, role: str) -> sp.Expr:
-        """``b`` when the component shares the denoiser's dtype, else its byte count."""
-        dtype = self.dtype_of(role)
-        return b if dtype == self.denoiser_dtype else sp.Integer(BYTES_PER_ELEMENT[dtype])
-
-    @property
-    def b_value(self) -> int:
-        return BYTES_PER_ELEMENT[self.denoiser_dtype]
-
-    def has(self, option: str) -> bool:
-        return option in self.memory_options
-
-    @property
-    def denoiser_attention(self) -> str:
-        """``enable_attention_slicing`` installs the sliced processor in the UNet (not in the VAE)."""
-        return "sliced" if self.has("attention_slicing") else self.attention
-
-    @property
-    def text_attention(self) -> str:
-        """The text encoders (transformers) run their own SDPA: diffusers' processors do not reach them."""
-        return "math" if self.attention == "math" else "flash"
 
 
 # --- components and shapes -----------------------------------------------------------------------------------------
@@ -182,8 +131,15 @@ def decode_bytes(config: PipelineConfig) -> sp.Expr:
     return sp.Integer(FP32) if upcast_vae(config) else config.bytes_of("vae")
 
 
+def check_vae_switches(config: PipelineConfig) -> None:
+    """``vae_slicing`` only where the VAE's moments follow it (an option never silently ignored)."""
+    if config.has("vae_slicing") and not getattr(vae(config), "models_slicing", False):
+        raise ValueError(f"memory_options: vae_slicing is not modelled for {type(vae(config)).__name__}")
+
+
 @lru_cache(maxsize=None)
 def decode_shape(config: PipelineConfig) -> DecodeShape:
+    check_vae_switches(config)
     lh, lw = latent_hw(config)
     return DecodeShape(B, latent_frames(config), lh, lw, decode_bytes(config), config.attention,
                        config.has("vae_tiling"), vae_b_value(config), config.has("vae_slicing"))

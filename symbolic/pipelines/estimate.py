@@ -45,7 +45,7 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
                 attention_backend: object = "default", framework: Framework | None = None, task: object = None,
                 attention: object = "sdpa"):
     """The configuration of one call; an option the pipeline does not offer is refused naming its argument."""
-    from symbolic.pipelines.build import PipelineConfig, vae
+    from symbolic.pipelines.config import PipelineConfig
 
     catalog.resolve(model)  # a one-line ValueError for a bad model before anything is cached
     source = catalog.load(model.strip())
@@ -67,10 +67,7 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
         if "attention_slicing" in options:
             raise ValueError(f"memory_options: attention_slicing applies to UNet pipelines, not to {source.name}")
     kernel = "classic" if attention == "classic" else ("math" if backend == "math" else "flash")
-    config = PipelineConfig(source, dtype, options, parallel, kernel, task=task, **extra)
-    if "vae_slicing" in options and not getattr(vae(config), "models_slicing", False):
-        raise ValueError(f"memory_options: vae_slicing is not modelled for {type(vae(config)).__name__}")
-    return config
+    return PipelineConfig(source, dtype, options, parallel, kernel, task=task, **extra)
 
 
 def pipeline_model(model: str, **config):
@@ -84,51 +81,51 @@ def pipeline_model(model: str, **config):
 
 
 def values_of(config, frames, height, width, batch, guidance_scale, devices) -> dict[str, int]:
-    """Validated symbol values for one call (defaults from the pipeline's spec)."""
-    from symbolic.pipelines.build import default_size
-
+    """Validated symbol values for one call (defaults from the pipeline's spec and its configs: the default size and
+    the heads come from the cached entry, so a warm call needs no component)."""
     spec = config.spec
-    default_height, default_width = default_size(config)
-    height = positive_int(default_height if height is None else height, "height")
-    width = positive_int(default_width if width is None else width, "width")
+    height = None if height is None else positive_int(height, "height")
+    width = None if width is None else positive_int(width, "width")
     batch = positive_int(batch, "batch")
     devices = positive_int(devices, "devices")
-    values = {"H": height, "W": width, "B": batch, "P": devices,
-              "G": guidance_copies(spec.default_guidance_scale if guidance_scale is None else guidance_scale),
-              "b": config.b_value}
+    guidance = guidance_copies(spec.default_guidance_scale if guidance_scale is None else guidance_scale)
     if spec.video:
-        values["T"] = positive_int(spec.default_frames if frames is None else frames, "frames")
+        frames = positive_int(spec.default_frames if frames is None else frames, "frames")
     elif frames is not None:
         raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
+    if devices > 1 and config.parallel is None:
+        raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
+    entry = compiled(config)[0]
+    height = entry["default_size"][0] if height is None else height
+    width = entry["default_size"][1] if width is None else width
     m = spec.multiple if config.task == "txt2img" else 1  # img2img resizes the init image down to multiples
     for name, value in (("height", height), ("width", width)):
         if value % m:
             raise ValueError(f"{name}: {config.source.name} needs a multiple of {m} ({spec.class_name}.check_inputs "
                              f"or the patch size), got {value}")
-    if devices > 1 and config.parallel is None:
-        raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
-    if config.parallel == "ulysses":
-        from symbolic.pipelines.build import denoiser
-
-        heads = denoiser(config).heads
-        if heads % devices:
-            raise ValueError(f"devices: Ulysses splits the {heads} attention heads of {config.source.name}; "
-                             f"{devices} does not divide them")
+    if config.parallel == "ulysses" and entry["heads"] % devices:
+        raise ValueError(f"devices: Ulysses splits the {entry['heads']} attention heads of {config.source.name}; "
+                         f"{devices} does not divide them")
+    values = {"H": height, "W": width, "B": batch, "P": devices, "G": guidance, "b": config.b_value}
+    if spec.video:
+        values["T"] = frames
     return values
 
 
 #: What a cache entry of this module holds (``_build_entry``) and ``evaluate`` reads.
-ENTRY_KEYS = ("args", "stages", "roles", "latent_rank", "outputs")
+ENTRY_KEYS = ("args", "stages", "roles", "latent_rank", "default_size", "heads", "outputs")
 
 
 def _build_entry(config) -> dict:
     from symbolic.numeric import exact_source
+    from symbolic.pipelines.build import default_size, denoiser
     from symbolic.pipelines.build import pipeline_model as build
     from symbolic.symbols import ARG_NAMES
 
     model = build(config)
     return {"args": list(ARG_NAMES), "stages": list(model.stages), "roles": list(model.component_weights),
-            "latent_rank": len(model.latent_shape),
+            "latent_rank": len(model.latent_shape), "default_size": list(default_size(config)),
+            "heads": int(denoiser(config).heads),
             "outputs": {name: exact_source(expr) for name, expr in model.outputs().items()}}
 
 

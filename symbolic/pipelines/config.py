@@ -1,0 +1,65 @@
+"""The settings of one pipeline call that change the *shape* of its equations (the values of T, H, W, B, G, P are
+symbols). Free of SymPy: a call whose equations are cached evaluates without importing it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from symbolic.dtypes import BYTES_PER_ELEMENT
+from symbolic.framework import Framework, default_framework
+from symbolic.pipelines.catalog import PipelineSource
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that changes the *shape* of the equations (values of T, H, W, B, G, P are symbols)."""
+
+    source: PipelineSource
+    dtype: str | None = None
+    memory_options: frozenset = frozenset()
+    parallel: str | None = None
+    #: The attention kernel: ``flash`` (fused SDPA: flash / memory-efficient), ``math`` (torch's math SDPA) or
+    #: ``classic`` (diffusers' ``AttnProcessor``, UNet pipelines).
+    attention: str = "flash"
+    framework: Framework = field(default_factory=default_framework)
+    task: str = "txt2img"
+
+    @property
+    def spec(self):
+        return self.source.spec
+
+    def dtype_of(self, role: str) -> str:
+        """The component's dtype: an explicit ``dtype`` puts every component in it; else the catalog's."""
+        if self.dtype is not None:
+            return self.dtype
+        return dict(self.source.component_dtypes).get(role, self.source.dtype)
+
+    @property
+    def denoiser_dtype(self) -> str:
+        return self.dtype_of(self.spec.denoiser)
+
+    def bytes_of(self, role: str):
+        """``b`` when the component shares the denoiser's dtype, else its byte count (a SymPy expression: imported
+        here so that evaluating a cached model never imports SymPy)."""
+        import sympy as sp
+
+        from symbolic.symbols import b
+
+        dtype = self.dtype_of(role)
+        return b if dtype == self.denoiser_dtype else sp.Integer(BYTES_PER_ELEMENT[dtype])
+
+    @property
+    def b_value(self) -> int:
+        return BYTES_PER_ELEMENT[self.denoiser_dtype]
+
+    def has(self, option: str) -> bool:
+        return option in self.memory_options
+
+    @property
+    def denoiser_attention(self) -> str:
+        """``enable_attention_slicing`` installs the sliced processor in the UNet (not in the VAE)."""
+        return "sliced" if self.has("attention_slicing") else self.attention
+
+    @property
+    def text_attention(self) -> str:
+        """The text encoders (transformers) run their own SDPA: diffusers' processors do not reach them."""
+        return "math" if self.attention == "math" else "flash"

@@ -7,17 +7,42 @@ That candidate is then confirmed, and corrected where rounding moves it, with th
 """
 from __future__ import annotations
 
-import math
+import inspect
+import numbers
 
 from symbolic.closed_form import SIZE_STEP, along_square, pieces, positive_roots
 from symbolic.pipelines.sd15.api import estimate_sd15, make_config, point
 from symbolic.pipelines.sd15.model import sd15_model
+from symbolic.validation import positive_int
 
 CRITERIA = {"nvidia-smi": "nvidia_smi_bytes", "reserved": "peak_reserved_bytes", "allocated": "peak_allocated_bytes"}
 COMMON_SIZES = (512, 768, 1024, 1536, 2048)
 #: Sizes are searched up to this side (pixels): 2**16 px is far beyond any GPU of today for SD 1.5.
 MAX_SIZE = 65536
 MAX_BATCH = 4096
+#: Budgets are read up to 2**64 bytes (16 EiB): far above any GPU, and where the searches above end anyway.
+MAX_BUDGET = 2**64
+
+
+def check_budget(budget: object, argument: str = "budget") -> int:
+    """``budget`` as an int of bytes in [1, MAX_BUDGET]; an integral float (``24 * 2**30 * 1.0``) is accepted.
+    Anything else (bools, inf, nan, 12.5, strings, 0, 10**30) raises a ValueError naming ``argument``."""
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
+        raise ValueError(f"{argument}: must be a number of bytes (an integer), "
+                         f"got {budget!r} ({type(budget).__name__})")
+    if not isinstance(budget, numbers.Integral):
+        if budget != budget or budget in (float("inf"), float("-inf")) or budget != int(budget):
+            raise ValueError(f"{argument}: must be a whole number of bytes, got {budget!r}")
+        budget = int(budget)
+    if budget < 1:
+        raise ValueError(f"{argument}: must be at least one byte, got {budget!r}")
+    if budget > MAX_BUDGET:
+        raise ValueError(f"{argument}: must be at most 2**64 bytes (16 EiB), got {_digits(budget)}")
+    return int(budget)
+
+
+def _digits(value: int) -> str:
+    return str(value) if value < 10**60 else f"a {len(str(value))}-digit number"
 
 
 def _expression(model, criterion: str):
@@ -33,22 +58,29 @@ def _check_criterion(criterion: str) -> str:
 
 def max_square_size(budget: int, criterion: str = "nvidia-smi", num_images_per_prompt: int = 1,
                     guidance_scale: float = 7.5, **config_kwargs) -> dict:
-    """The largest H = W (multiple of 8) whose estimate fits ``budget`` bytes; ``size`` None if not even 8 fits."""
+    """The largest H = W (multiple of 8) whose estimate fits ``budget`` bytes; ``size`` None if not even 8 fits.
+    ``at_search_limit`` is True when ``MAX_SIZE`` itself fits: the search stopped there, larger sizes may fit too."""
+    budget = check_budget(budget)
     key = CRITERIA[_check_criterion(criterion)]
     config = make_config(**config_kwargs)
     values = point(config, 8, 8, num_images_per_prompt, guidance_scale, 77)
-    expr = along_square(_expression(sd15_model(config), criterion), values)
-    roots = [r for piece in pieces(expr) for r in positive_roots(piece, budget)]
-    candidate = min(roots) if roots else None
 
     def fits(steps: int) -> bool:
         side = steps * SIZE_STEP
         return estimate_sd15(side, side, num_images_per_prompt=num_images_per_prompt, guidance_scale=guidance_scale,
                              **config_kwargs)[key] <= budget
 
-    guess = MAX_SIZE if candidate is None else int(candidate // SIZE_STEP) * SIZE_STEP
+    if fits(MAX_SIZE // SIZE_STEP):  # the search limit fits: no root to look for (and none a solver finds easily)
+        return {"size": MAX_SIZE, "closed_form_root": None, "at_search_limit": True}
+    expr = along_square(_expression(sd15_model(config), criterion), values)
+    try:
+        roots = [r for piece in pieces(expr) for r in positive_roots(piece, budget)]
+    except Exception:  # noqa: BLE001 - a root the solver cannot find (mpmath NoConvergence...): bisect without it
+        roots = []
+    candidate = min(roots) if roots else None
+    guess = MAX_SIZE if candidate is None else int(min(candidate, MAX_SIZE) // SIZE_STEP) * SIZE_STEP
     steps = largest_fitting(fits, guess // SIZE_STEP, MAX_SIZE // SIZE_STEP)
-    return {"size": steps * SIZE_STEP if steps else None, "closed_form_root": candidate}
+    return {"size": steps * SIZE_STEP if steps else None, "closed_form_root": candidate, "at_search_limit": False}
 
 
 def largest_fitting(fits, guess: int, upper: int) -> int:
@@ -78,7 +110,10 @@ def largest_fitting(fits, guess: int, upper: int) -> int:
 def max_batch(budget: int, size: int, criterion: str = "nvidia-smi", guidance_scale: float = 7.5,
               **config_kwargs) -> int:
     """The largest images-per-prompt N at H = W = size that fits ``budget`` (0 if not even one). The peak is a Max of
-    pieces linear in N: N <= min over pieces of (budget - constant part) / slope; confirmed exactly."""
+    pieces linear in N: N <= min over pieces of (budget - constant part) / slope; confirmed exactly. The search stops
+    at ``MAX_BATCH``: a result equal to it means at least that many."""
+    budget = check_budget(budget)
+    size = positive_int(size, "size")
     key = CRITERIA[_check_criterion(criterion)]
 
     def fits(n: int) -> bool:
@@ -90,15 +125,35 @@ def max_batch(budget: int, size: int, criterion: str = "nvidia-smi", guidance_sc
         return 0
     at_two = estimate_sd15(size, size, num_images_per_prompt=2, guidance_scale=guidance_scale, **config_kwargs)[key]
     slope = at_two - at_one
-    guess = MAX_BATCH if slope <= 0 else 1 + math.floor((budget - at_one) / slope)
+    guess = MAX_BATCH if slope <= 0 else 1 + min(MAX_BATCH, (budget - at_one) // slope)  # exact: ints
     return largest_fitting(fits, guess, MAX_BATCH)
 
 
-def plan(budget: int, criterion: str = "nvidia-smi", sizes=COMMON_SIZES, **kwargs) -> dict:
-    """``max_square_size`` and ``max_batch`` (keyed by size) for one budget: the ``fit`` command's result."""
+def plan(budget: int, criterion: str = "nvidia-smi", sizes=COMMON_SIZES, num_images_per_prompt: int = 1,
+         **kwargs) -> dict:
+    """``max_square_size`` (at ``num_images_per_prompt``) and ``max_batch`` (keyed by size) for one budget: the
+    ``fit`` command's result. ``budget`` is an int of bytes in [1, 2**64]; ``sizes`` positive ints.
+
+    ``search_limits`` gives the largest size and batch searched; ``max_square_size_at_search_limit`` and
+    ``max_batch_at_search_limit`` (the sizes whose batch reached ``MAX_BATCH``) say where the search stopped there,
+    so larger values may fit as well."""
+    budget = check_budget(budget)
+    _check_criterion(criterion)
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(f"sizes: must be a sequence of integers, got {sizes!r}")
+    sizes = [positive_int(size, "sizes") for size in sizes]
+    num_images_per_prompt = positive_int(num_images_per_prompt, "num_images_per_prompt")
     guidance_scale = kwargs.pop("guidance_scale", 7.5)
-    square = max_square_size(budget, criterion, guidance_scale=guidance_scale, **kwargs)
-    return {"gpu_memory_bytes": budget, "criterion": criterion, "max_square_size": square["size"],
-            "closed_form_root": square["closed_form_root"],
-            "max_batch": {str(size): max_batch(budget, size, criterion, guidance_scale=guidance_scale, **kwargs)
-                          for size in sizes}}
+    known = set(inspect.signature(make_config).parameters)
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not an argument of plan (configuration arguments: {', '.join(sorted(known))})")
+    square = max_square_size(budget, criterion, num_images_per_prompt=num_images_per_prompt,
+                             guidance_scale=guidance_scale, **kwargs)
+    batches = {str(size): max_batch(budget, size, criterion, guidance_scale=guidance_scale, **kwargs)
+               for size in sizes}
+    return {"gpu_memory_bytes": budget, "criterion": criterion, "num_images_per_prompt": num_images_per_prompt,
+            "max_square_size": square["size"], "closed_form_root": square["closed_form_root"],
+            "max_batch": batches, "search_limits": {"size": MAX_SIZE, "batch": MAX_BATCH},
+            "max_square_size_at_search_limit": square["at_search_limit"],
+            "max_batch_at_search_limit": [size for size, batch in batches.items() if batch >= MAX_BATCH]}

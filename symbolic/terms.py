@@ -44,14 +44,18 @@ class Stage(str, Enum):
     SAFETY_CHECKER = "safety_checker"
 
 
+#: Stages a pipeline model resolves when it binds a term: ``own`` (the stage of the component the term is about) and
+#: ``denoiser`` (the spec's denoiser stage, ``unet_step`` or ``transformer_step``).
+BOUND_STAGES = ("own", "denoiser")
+
+
 @dataclass(frozen=True)
 class TermSpec:
     """A registered term before it is bound to a configuration."""
 
     name: str
     category: Category
-    #: A ``Stage``, or a role a pipeline model resolves when it binds the term (``symbolic.pipelines.build``:
-    #: ``"own"`` = the stage of the component the term is about, ``"denoiser"`` = the spec's denoiser stage).
+    #: A ``Stage``, or one of ``BOUND_STAGES`` that a pipeline model resolves when it binds the term.
     stage: Stage | str
     source: str
     builder: Callable[..., sp.Expr]
@@ -91,7 +95,7 @@ class TermRegistry:
                  moments: tuple[str, ...] | str = ("peak",), per: str | None = None):
         """Decorator: register ``builder(config) -> sympy.Expr`` as the term ``name``."""
         moments = (moments,) if isinstance(moments, str) else tuple(moments)
-        stage = Stage(stage) if stage in {s.value for s in Stage} else stage
+        stage = stage if stage in BOUND_STAGES else Stage(stage)
 
         def decorate(builder: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
             if name in self._specs:

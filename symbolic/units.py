@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from fractions import Fraction
 
 KiB = 2**10
 MiB = 2**20
@@ -14,7 +16,10 @@ _UNITS = {
     # Decimal units, for people who mean them (GPU vendors quote "80GB").
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 }
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+#: A plain ASCII decimal (no sign, exponent, ``_`` or non-ASCII digits) and an optional unit, ASCII blanks around.
+_SIZE = re.compile(r"[ \t\r\n]*([0-9]+(?:\.[0-9]+)?)[ \t]*([a-zA-Z]*)[ \t\r\n]*", re.ASCII)
+#: Longest size text read (a 1000-digit byte count is already absurd; Python refuses int() past 4300 digits).
+_MAX_SIZE_TEXT = 1000
 
 
 def to_mib(num_bytes: int | float) -> float:
@@ -26,23 +31,33 @@ def to_gib(num_bytes: int | float) -> float:
 
 
 def parse_size(text: str, *, argument: str = "size") -> int:
-    """Parse ``"12GiB"``, ``"24 GB"``, ``"512MiB"`` or a plain byte count into bytes.
+    """Parse ``"12GiB"``, ``"24 GB"``, ``"512MiB"`` or a plain byte count into bytes, exactly (no float: a 31-digit
+    byte count comes back unchanged; ``"1.5KiB"`` is 1536). A fraction of a byte is dropped (rounded down).
 
     Binary suffixes (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (KB, MB, GB, TB) powers of 1000.
+    Anything else raises a ValueError naming ``argument``.
     """
-    match = _SIZE.match(str(text))
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str):
+        raise ValueError(f"{argument}: must be a memory size as text (e.g. 12GiB), "
+                         f"got {text!r} ({type(text).__name__})")
+    shown = repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} characters)"
+    match = _SIZE.fullmatch(text) if len(text) <= _MAX_SIZE_TEXT else None
     if not match or match.group(2).lower() not in _UNITS:
         raise ValueError(
-            f"{argument}: cannot read {text!r} as a memory size; use e.g. 12GiB, 24GB, 512MiB or a byte count"
+            f"{argument}: cannot read {shown} as a memory size; use e.g. 12GiB, 24GB, 512MiB or a byte count"
         )
-    value = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    value = Fraction(match.group(1)) * _UNITS[match.group(2).lower()]
     if value < 1:
-        raise ValueError(f"{argument}: must be at least one byte, got {text!r}")
-    return int(value)
+        raise ValueError(f"{argument}: must be at least one byte, got {shown}")
+    return int(value)  # floor: value > 0
 
 
 def format_bytes(num_bytes: int | float) -> str:
-    """Human-readable binary size, e.g. ``3.22 GiB``."""
+    """Human-readable binary size, e.g. ``3.22 GiB`` (integers too large for a float in scientific notation)."""
+    if isinstance(num_bytes, int) and abs(num_bytes) >= 2**1000:
+        return f"{Decimal(num_bytes) / GiB:.3e} GiB"
     for name, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if abs(num_bytes) >= size:
             return f"{num_bytes / size:.2f} {name}"

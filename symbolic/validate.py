@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import statistics
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from symbolic.baselines import seed_formula_bytes
+from symbolic.validation import parse_int, parse_number
 
 INPUT_COLUMNS = ("task", "attention", "sdpa_backend", "memory_option", "dtype", "height", "width",
                  "num_images_per_prompt", "guidance_scale", "prompt_tokens")
@@ -17,6 +21,11 @@ TOTALS = {"peak_allocated_bytes": "peak_allocated_bytes", "peak_reserved_bytes":
 #: The accuracy bars the project holds itself to (issue 3): |relative error| per row.
 TOLERANCE = {"peak_allocated_bytes": 0.05, "stages": 0.05, "peak_reserved_bytes": 0.15, "driver_used_bytes": 0.15}
 MEDIAN_TOLERANCE = {"peak_allocated_bytes": 0.02}
+TEXT_COLUMNS = ("task", "attention", "sdpa_backend", "memory_option", "dtype")
+#: Integers in the table (sizes, batches, tokens, byte counts) are read up to int64's largest value.
+MAX_INTEGER = 2**63 - 1
+#: The name ``read_rows`` gives standard input (``-``) in its messages.
+STDIN = "-"
 
 
 @dataclass
@@ -29,28 +38,30 @@ class RowResult:
     baseline_error: float | None = None
 
 
-def _int(row: dict, column: str, line: int) -> int:
-    try:
-        return int(float(row[column]))
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"row {line}: column {column!r} must be a number, got {row[column]!r}") from None
+def _int(row: Mapping, column: str, line: int) -> int:
+    """A cell as a plain ASCII integer (``512``; not ``512.5``, ``512.0``, ``5_12`` or non-ASCII digits)."""
+    value = parse_int(row[column], f"row {line}: column {column!r}")
+    if value > MAX_INTEGER:
+        raise ValueError(f"row {line}: column {column!r}: must be at most 2**63 - 1, "
+                         f"got a {len(str(value))}-digit number")
+    return value
 
 
-def _measured(row: dict, column: str, line: int) -> int:
+def _measured(row: Mapping, column: str, line: int) -> int:
     value = _int(row, column, line)
     if value <= 0:
         raise ValueError(f"row {line}: column {column!r} must be a positive byte count, got {row[column]!r}")
     return value
 
 
-def parse_inputs(row: dict, line: int) -> dict:
+def parse_inputs(row: Mapping, line: int) -> dict:
     missing = [c for c in INPUT_COLUMNS if c not in row or row[c] in (None, "")]
     if missing:
         raise ValueError(f"row {line}: missing input column(s): {', '.join(missing)}")
-    try:
-        guidance = float(row["guidance_scale"])
-    except ValueError:
-        raise ValueError(f"row {line}: column 'guidance_scale' must be a number, got {row['guidance_scale']!r}") from None
+    for column in TEXT_COLUMNS:
+        if not isinstance(row[column], str):
+            raise ValueError(f"row {line}: column {column!r} must be text, got {row[column]!r}")
+    guidance = parse_number(row["guidance_scale"], f"row {line}: column 'guidance_scale'")
     return {"task": row["task"], "attention": row["attention"], "sdpa_backend": row["sdpa_backend"],
             "memory_option": row["memory_option"], "dtype": row["dtype"],
             "height": _int(row, "height", line), "width": _int(row, "width", line),
@@ -70,23 +81,64 @@ def predict(inputs: dict) -> dict:
 
 
 def read_rows(path: str | Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"FILE: no such file: {path}")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
+    """The rows of a UTF-8 CSV file (a byte-order mark is allowed), ``-`` for standard input, as dicts of strings.
+
+    Every problem with the file (missing, unreadable, not UTF-8 text, not CSV, empty, lacking an input column, a column
+    named twice) raises a ValueError naming the file."""
+    if isinstance(path, (str, Path)) and str(path) == STDIN:
+        name = "standard input"
+        stream = getattr(sys.stdin, "buffer", None)
+        try:
+            data = stream.read() if stream is not None else sys.stdin.read()
+        except OSError as exc:
+            raise ValueError(f"FILE: cannot read standard input: {exc.strerror or exc}") from None
+    else:
+        if not isinstance(path, (str, Path)):
+            raise ValueError(f"FILE: must be a path, got {path!r} ({type(path).__name__})")
+        path = Path(path)
+        name = str(path)
+        try:
+            if not path.is_file():
+                raise ValueError(f"FILE: no such file: {path}")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"FILE: cannot read {path}: {exc.strerror or exc}") from None
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"FILE: {name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                             "expected a CSV file") from None
+    else:
+        text = data.removeprefix("\ufeff")
+    if "\x00" in text:
+        raise ValueError(f"FILE: {name} contains NUL bytes (a binary file?); expected a CSV file")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames:
-            raise ValueError(f"FILE: {path} is empty")
-        missing = [c for c in INPUT_COLUMNS if c not in reader.fieldnames]
+            raise ValueError(f"FILE: {name} is empty")
+        names = reader.fieldnames
+        twice = sorted({c for c in names if c and names.count(c) > 1}, key=names.index)
+        if twice:
+            raise ValueError(f"FILE: {name}: column(s) named more than once in the header: "
+                             f"{', '.join(repr(c) for c in twice)}")
+        missing = [c for c in INPUT_COLUMNS if c not in names]
         if missing:
-            raise ValueError(f"FILE: {path} lacks input column(s): {', '.join(missing)}")
+            raise ValueError(f"FILE: {name} lacks input column(s): {', '.join(missing)}")
         return list(reader)
+    except csv.Error as exc:
+        raise ValueError(f"FILE: {name}, line {reader.line_num}: not valid CSV ({exc})") from None
 
 
 def validate_rows(rows: list[dict]) -> list[RowResult]:
-    """Predict each row (a dict of CSV strings); compare with the measured columns that are present."""
+    """Predict each row (a dict of CSV strings, as ``read_rows`` gives); compare with the measured columns that are
+    present. Bad input raises a ValueError naming ``rows`` or the row and column."""
+    if rows is None or isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__"):
+        raise ValueError(f"rows: must be a list of dicts (column -> CSV text), got {type(rows).__name__}")
     results = []
     for line, row in enumerate(rows, start=2):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"rows: row {line} must be a dict (column -> CSV text), got {type(row).__name__}")
         inputs = parse_inputs(row, line)
         try:
             estimate = predict(inputs)
@@ -94,12 +146,12 @@ def validate_rows(rows: list[dict]) -> list[RowResult]:
             raise ValueError(f"row {line}: {exc}") from None
         result = RowResult(inputs, estimate)
         for column, key in TOTALS.items():
-            if row.get(column):
+            if row.get(column) not in (None, ""):
                 result.measured[column] = _measured(row, column, line)
                 result.errors[column] = estimate[key] / result.measured[column] - 1
         for stage in STAGES:
             column = f"stage_{stage}_peak"
-            if row.get(column) and stage in estimate["stages"]:
+            if row.get(column) not in (None, "") and stage in estimate["stages"]:
                 result.measured[column] = _measured(row, column, line)
                 result.errors[column] = estimate["stages"][stage] / result.measured[column] - 1
         if "peak_allocated_bytes" in result.measured:

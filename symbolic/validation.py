@@ -1,7 +1,9 @@
 """Argument checks shared by the API and the CLI: one rule, one message naming the argument."""
 from __future__ import annotations
 
+import math
 import numbers
+import re
 
 
 def positive_int(value: object, argument: str) -> int:
@@ -16,8 +18,8 @@ def positive_int(value: object, argument: str) -> int:
 def positive_number(value: object, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{argument}: must be a number > 0, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"{argument}: must be a number > 0, got {value!r}")
+    if not value > 0 or value == math.inf:
+        raise ValueError(f"{argument}: must be a finite number > 0, got {value!r}")
     return float(value)
 
 
@@ -32,6 +34,58 @@ def guidance_copies(guidance_scale: object) -> int:
     batch (or twice), so the guidance multiplier G is 2, else 1."""
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, numbers.Real) or guidance_scale != guidance_scale:
         raise ValueError(f"guidance_scale: must be a number, got {guidance_scale!r}")
+    if guidance_scale in (math.inf, -math.inf):
+        raise ValueError(f"guidance_scale: must be a finite number, got {guidance_scale!r}")
     if guidance_scale < 0:
         raise ValueError(f"guidance_scale: must be >= 0, got {guidance_scale!r}")
     return 2 if guidance_scale > 1 else 1
+
+
+# --- text: one grammar for the numbers the CLI and the CSV take --------------------------------------------------
+
+#: Characters trimmed around a number: ASCII blanks only (no-break and other Unicode spaces are refused).
+_BLANKS = " \t\r\n"
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+#: Longest number text read: far beyond any real size, short of Python's int-conversion limit (4300 digits).
+MAX_DIGITS = 1000
+
+
+def parse_int(text: object, argument: str) -> int:
+    """A plain ASCII integer (optional sign, digits 0-9, blanks around allowed): ``"512"``, ``"-1"``.
+
+    Refused with a ValueError naming ``argument``: ``"512.0"``, ``"512.5"``, ``"5_12"``, ``"1e3"``, non-ASCII digits
+    (``"٥١٢"``), empty text, and anything not a ``str`` (ints pass through; bools do not)."""
+    if isinstance(text, numbers.Integral) and not isinstance(text, bool):
+        return int(text)
+    if not isinstance(text, str):
+        raise ValueError(f"{argument}: must be an integer, got {text!r} ({type(text).__name__})")
+    stripped = text.strip(_BLANKS)
+    if len(stripped) > MAX_DIGITS or not _INTEGER.fullmatch(stripped):
+        raise ValueError(f"{argument}: must be a plain integer (ASCII digits 0-9, no '.', '_' or exponent), "
+                         f"got {_shown(text)}")
+    return int(stripped, 10)
+
+
+def parse_number(text: object, argument: str) -> float:
+    """A finite decimal number in ASCII (``"7.5"``, ``"-2"``, ``"1e1"``); ``inf``, ``nan``, ``"1_0"``, non-ASCII
+    digits and empty text are refused with a ValueError naming ``argument``. Real numbers (not bools) pass through
+    if finite."""
+    if isinstance(text, numbers.Real) and not isinstance(text, bool):
+        value = float(text)
+    elif isinstance(text, str):
+        stripped = text.strip(_BLANKS)
+        if len(stripped) > MAX_DIGITS or not _DECIMAL.fullmatch(stripped):
+            raise ValueError(f"{argument}: must be a finite decimal number, got {_shown(text)}")
+        value = float(stripped)
+    else:
+        raise ValueError(f"{argument}: must be a number, got {text!r} ({type(text).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{argument}: must be a finite number, got {_shown(text)}")
+    return value
+
+
+def _shown(text: object, limit: int = 60) -> str:
+    """``repr`` of a value, shortened for an error message that must stay one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[:limit - 15]}... ({len(str(text))} characters)"

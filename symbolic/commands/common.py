@@ -7,11 +7,14 @@ import sys
 
 
 def integer(text: str) -> int:
-    """argparse type for integers: refuses 4.5, abc, and leaves the >= 1 rule to the API's message."""
+    """argparse type for integers: plain ASCII integers only (refuses 4.5, 5_12, non-ASCII digits, abc; the shared
+    ``parse_int`` grammar), and leaves the >= 1 rule to the API's message."""
+    from symbolic.validation import parse_int
+
     try:
-        return int(text, 10)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        return parse_int(text, "value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
 
 
 def number(text: str) -> float:

@@ -10,8 +10,10 @@ HELP = ("predict every row of a measurement CSV and compare with its measured co
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("file", metavar="FILE.csv", help="CSV with the measurement table's input columns")
-    parser.add_argument("--json", action="store_true", help="one JSON object per row (JSON Lines)")
+    parser.add_argument("file", metavar="FILE.csv",
+                        help="CSV (UTF-8) with the measurement table's input columns; - reads standard input")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per row (JSON Lines); the exit status is the table's (1 on FAIL)")
 
 
 def _pct(value) -> str:
@@ -30,7 +32,8 @@ def run(args) -> int:
                 record["relative_errors"] = r.errors
                 record["seed_formula_bytes"] = r.baseline_bytes
             print_json_line(record)
-        return 0
+        summary = summarize(results)
+        return 0 if not summary or passes(summary) else 1  # the table's verdict: PASS 0, FAIL 1
     header = (f"{'task':<8}{'attn':<8}{'backend':<10}{'option':<18}{'dtype':<6}{'size':>10}{'N':>3}{'G':>5}"
               f"{'pred GiB':>10}{'meas GiB':>10}{'err':>8}{'worst stage':>13}{'reserved':>10}{'smi':>8}{'seed f()':>10}")
     print(header)

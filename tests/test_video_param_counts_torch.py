@@ -103,7 +103,7 @@ def test_transformers_counts(name, cls_name, ours):
         real = cls(config_cls(**_kwargs(config)))
     assert _count(real) == numel(ours(config).tensors)
     if cls_name in ("T5EncoderModel", "UMT5EncoderModel"):
-        assert set(real._keep_in_fp32_modules) == set(T5Encoder.keep_fp32_modules_fp16)
+        assert set(real._keep_in_fp32_modules) == set(T5Encoder.keep_fp32_modules)
 
 
 # --- 3. live-bytes traces ---------------------------------------------------------------------------------------------

@@ -41,6 +41,10 @@ class Framework:
     cublas_workspace_bytes: int = 32 * MiB + 1 * MiB
     #: The caching allocator's smallest block: every tensor is rounded up to a multiple of this (c10's kMinBlockSize).
     allocator_block_bytes: int = 512
+    #: 1 when the process runs with ``PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True``: segments grow in 2 MiB
+    #: pages and free pages are unmapped, so almost nothing cached stays out of reach
+    #: (``symbolic.allocator.min_device_bytes``). Env: SYMBOLIC_EXPANDABLE_SEGMENTS.
+    expandable_segments: int = 0
 
     def override(self, **values: int) -> "Framework":
         known = {f.name for f in fields(self)}

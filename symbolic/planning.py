@@ -15,7 +15,10 @@ from symbolic.pipelines.sd15.api import estimate_sd15, make_config, point
 from symbolic.pipelines.sd15.model import sd15_model
 from symbolic.validation import positive_int
 
-CRITERIA = {"nvidia-smi": "nvidia_smi_bytes", "reserved": "peak_reserved_bytes", "allocated": "peak_allocated_bytes"}
+#: What "fits" is judged by: the smallest device memory the call completes in (default), or what monitoring shows
+#: with memory plentiful (nvidia-smi, reserved), or the allocated peak.
+CRITERIA = {"minimum": "min_gpu_memory_bytes", "nvidia-smi": "nvidia_smi_bytes", "reserved": "peak_reserved_bytes",
+            "allocated": "peak_allocated_bytes"}
 COMMON_SIZES = (512, 768, 1024, 1536, 2048)
 #: Sizes are searched up to this side (pixels): 2**16 px is far beyond any GPU of today for SD 1.5.
 MAX_SIZE = 65536
@@ -46,8 +49,8 @@ def _digits(value: int) -> str:
 
 
 def _expression(model, criterion: str):
-    return {"nvidia_smi_bytes": model.nvidia_smi, "peak_reserved_bytes": model.peak_reserved,
-            "peak_allocated_bytes": model.peak_allocated}[CRITERIA[criterion]]
+    return {"min_gpu_memory_bytes": model.min_gpu_memory, "nvidia_smi_bytes": model.nvidia_smi,
+            "peak_reserved_bytes": model.peak_reserved, "peak_allocated_bytes": model.peak_allocated}[CRITERIA[criterion]]
 
 
 def _check_criterion(criterion: str) -> str:
@@ -56,7 +59,7 @@ def _check_criterion(criterion: str) -> str:
     return criterion
 
 
-def max_square_size(budget: int, criterion: str = "nvidia-smi", num_images_per_prompt: int = 1,
+def max_square_size(budget: int, criterion: str = "minimum", num_images_per_prompt: int = 1,
                     guidance_scale: float = 7.5, **config_kwargs) -> dict:
     """The largest H = W (multiple of 8) whose estimate fits ``budget`` bytes; ``size`` None if not even 8 fits.
     ``at_search_limit`` is True when ``MAX_SIZE`` itself fits: the search stopped there, larger sizes may fit too."""
@@ -107,7 +110,7 @@ def largest_fitting(fits, guess: int, upper: int) -> int:
     return low
 
 
-def max_batch(budget: int, size: int, criterion: str = "nvidia-smi", guidance_scale: float = 7.5,
+def max_batch(budget: int, size: int, criterion: str = "minimum", guidance_scale: float = 7.5,
               **config_kwargs) -> int:
     """The largest images-per-prompt N at H = W = size that fits ``budget`` (0 if not even one). The peak is a Max of
     pieces linear in N: N <= min over pieces of (budget - constant part) / slope; confirmed exactly. The search stops
@@ -129,7 +132,7 @@ def max_batch(budget: int, size: int, criterion: str = "nvidia-smi", guidance_sc
     return largest_fitting(fits, guess, MAX_BATCH)
 
 
-def plan(budget: int, criterion: str = "nvidia-smi", sizes=COMMON_SIZES, num_images_per_prompt: int = 1,
+def plan(budget: int, criterion: str = "minimum", sizes=COMMON_SIZES, num_images_per_prompt: int = 1,
          **kwargs) -> dict:
     """``max_square_size`` (at ``num_images_per_prompt``) and ``max_batch`` (keyed by size) for one budget: the
     ``fit`` command's result. ``budget`` is an int of bytes in [1, 2**64]; ``sizes`` positive ints.

@@ -26,8 +26,8 @@ except ModuleNotFoundError:  # tests/ imported as a package
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV = ROOT / "data" / "measurements" / "sd15_h100.csv"
-ESTIMATE_KEYS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "peak_stage", "weights_bytes",
-                 "stages")
+ESTIMATE_KEYS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "min_gpu_memory_bytes",
+                 "peak_stage", "weights_bytes", "stages")
 IMG2IMG_STAGES = ["text_encoder", "vae_encode", "unet_step", "vae_decode", "safety_checker"]
 
 
@@ -110,11 +110,12 @@ def test_gpu_memory_json(capsys):
     result = cli_json(capsys, *BIG, "--gpu-memory", "12GiB", "--json")
     budget = 12 * GiB
     assert result["gpu_memory_bytes"] == budget and result["fits"] is False
-    assert result["nvidia_smi_bytes"] > budget
+    # "fits" is judged by the smallest memory the call completes in, below what nvidia-smi shows when plentiful.
+    assert result["nvidia_smi_bytes"] > result["min_gpu_memory_bytes"] > budget
     switches = result["switches_that_fit"]
     assert switches
     for option in switches:
-        assert option["nvidia_smi_bytes"] <= budget
+        assert option["min_gpu_memory_bytes"] <= budget
     sets = [set(o["switches"]) for o in switches]
     assert not any(a < b for a in sets for b in sets), "a listed set contains another that already fits"
     # The first one, applied through the API, gives the bytes listed.
@@ -123,7 +124,9 @@ def test_gpu_memory_json(capsys):
     options = tuple(s for s in first["switches"] if s in ("vae_slicing", "vae_tiling", "attention_slicing"))
     if "no_safety_checker" in first["switches"]:
         kwargs["safety_checker"] = False
-    assert estimate_sd15(1536, 1536, memory_options=options, **kwargs)["nvidia_smi_bytes"] == first["nvidia_smi_bytes"]
+    api = estimate_sd15(1536, 1536, memory_options=options, **kwargs)
+    assert api["min_gpu_memory_bytes"] == first["min_gpu_memory_bytes"]
+    assert api["nvidia_smi_bytes"] == first["nvidia_smi_bytes"]
 
 
 @pytest.mark.parametrize("size", ["80GiB", "85899345920", "100 GB"])
@@ -131,7 +134,7 @@ def test_gpu_memory_fits(capsys, size):
     result = cli_json(capsys, *BIG, "--gpu-memory", size, "--json")
     assert result["fits"] is True and "switches_that_fit" not in result
     _, out, _ = cli(capsys, *BIG, "--gpu-memory", size)
-    assert "needed: fits in" in out
+    assert "needed at least: fits in" in out
 
 
 # --- validate ------------------------------------------------------------------------------------------------------

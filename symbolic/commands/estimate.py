@@ -34,12 +34,14 @@ def add_arguments(parser) -> None:
                         help="image/video height in pixels (default: the pipeline's, 512 for sd15)")
     parser.add_argument("--width", type=integer, default=None,
                         help="image/video width in pixels (default: the pipeline's, 512 for sd15)")
-    parser.add_argument("--frames", type=integer, default=None, help="video frames (video models; default the pipeline's)")
+    parser.add_argument("--frames", type=integer, default=None,
+                        help="video frames (video models; default the pipeline's)")
     parser.add_argument("--batch", type=integer, default=1, help="images per prompt (sd15) or videos (default 1)")
     parser.add_argument("--guidance-scale", type=number, default=None,
                         help="classifier-free guidance scale; > 1 runs the unconditional pass too, except in "
                              "guidance-distilled pipelines (default: the pipeline's, 7.5 for sd15)")
-    parser.add_argument("--prompt-tokens", type=integer, default=None, help="sd15: prompt length in tokens (default 77)")
+    parser.add_argument("--prompt-tokens", type=integer, default=None,
+                        help="sd15: prompt length in tokens (default 77)")
     parser.add_argument("--long-prompt", action="store_true",
                         help="sd15: encode ceil(L/75) chunks of 77 tokens instead of truncating to 77")
     parser.add_argument("--attention", default=None, choices=("sdpa", "classic"),
@@ -58,7 +60,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
                         help="pipelines other than sd15: how the work is split over --devices")
     parser.add_argument("--gpu-memory", default=None, metavar="SIZE",
-                        help="a GPU's memory, e.g. 12GiB or 24GB: say whether the run fits, and which switches make it fit")
+                        help="a GPU's memory, e.g. 12GiB or 24GB: whether the call completes on it (the minimum GPU "
+                             "memory), and which switches make it fit")
+    parser.add_argument("--expandable-segments", action="store_true",
+                        help="the process runs with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (less memory "
+                             "out of reach in cached segments)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -67,6 +73,13 @@ def refuse(args, flags: dict, model: str) -> None:
     for attr, (flag, unset) in flags.items():
         if getattr(args, attr) != unset:
             raise ValueError(f"{flag}: does not apply to {model}")
+
+
+def framework_of(args):
+    from symbolic.framework import default_framework
+
+    framework = default_framework()
+    return framework.override(expandable_segments=1) if args.expandable_segments else framework
 
 
 def sd15_kwargs(args) -> dict:
@@ -81,7 +94,7 @@ def sd15_kwargs(args) -> dict:
             "prompt_tokens": 77 if args.prompt_tokens is None else args.prompt_tokens,
             "attention": args.attention or "sdpa", "sdpa_backend": args.sdpa_backend,
             "dtype": args.dtype or "fp16", "memory_options": options, "safety_checker": not args.no_safety_checker,
-            "long_prompt": args.long_prompt}
+            "long_prompt": args.long_prompt, "framework": framework_of(args)}
 
 
 def render_table(result: dict, title: str) -> str:
@@ -90,10 +103,13 @@ def render_table(result: dict, title: str) -> str:
         marker = "  <- peak" if stage == result["peak_stage"] else ""
         lines.append(f"{stage:<18}{value / GiB:>12.3f} GiB{marker}")
     lines.append("-" * 34)
-    lines.append(f"{'weights':<18}{result['weights_bytes'] / GiB:>12.3f} GiB  (parameters and buffers)")
-    lines.append(f"{'peak allocated':<18}{result['peak_allocated_bytes'] / GiB:>12.3f} GiB  (torch.cuda.max_memory_allocated)")
-    lines.append(f"{'peak reserved':<18}{result['peak_reserved_bytes'] / GiB:>12.3f} GiB  (caching allocator segments)")
-    lines.append(f"{'nvidia-smi':<18}{result['nvidia_smi_bytes'] / GiB:>12.3f} GiB  (reserved + CUDA context)")
+    rows = (("weights", "weights_bytes", "parameters and buffers"),
+            ("peak allocated", "peak_allocated_bytes", "torch.cuda.max_memory_allocated"),
+            ("peak reserved", "peak_reserved_bytes", "caching allocator segments"),
+            ("nvidia-smi", "nvidia_smi_bytes", "reserved + CUDA context, memory plentiful"),
+            ("minimum GPU", "min_gpu_memory_bytes", "smallest device memory the call completes in"))
+    for label, key, meaning in rows:
+        lines.append(f"{label:<18}{result[key] / GiB:>12.3f} GiB  ({meaning})")
     return "\n".join(lines)
 
 
@@ -143,8 +159,9 @@ def fitting_switches(estimate, kwargs: dict, switches: dict, budget: int, limit:
                 result = estimate(**trial)
             except ValueError:  # a switch this pipeline does not model (e.g. vae_slicing for a video VAE)
                 continue
-            if result["nvidia_smi_bytes"] <= budget:
-                found.append({"switches": list(combo), "nvidia_smi_bytes": result["nvidia_smi_bytes"],
+            if result["min_gpu_memory_bytes"] <= budget:
+                found.append({"switches": list(combo), "min_gpu_memory_bytes": result["min_gpu_memory_bytes"],
+                              "nvidia_smi_bytes": result["nvidia_smi_bytes"],
                               "peak_allocated_bytes": result["peak_allocated_bytes"]})
         if len(found) >= limit:
             break
@@ -175,7 +192,7 @@ def run(args) -> int:
         switcher = (lambda: fitting_switches(lambda **kw: estimate(args.model, **kw), kwargs,
                                              pipeline_switches(args.model, kwargs), budget))
     if budget is not None:
-        fits = result["nvidia_smi_bytes"] <= budget
+        fits = result["min_gpu_memory_bytes"] <= budget
         result = dict(result, gpu_memory_bytes=budget, fits=fits)
         if not fits:
             result["switches_that_fit"] = switcher()
@@ -185,12 +202,13 @@ def run(args) -> int:
     print(render_table(result, title))
     if budget is not None:
         verdict = "fits" if result["fits"] else "does NOT fit"
-        print(f"\n{format_bytes(result['nvidia_smi_bytes'])} needed: {verdict} in {format_bytes(budget)}")
+        print(f"\n{format_bytes(result['min_gpu_memory_bytes'])} needed at least: {verdict} in "
+              f"{format_bytes(budget)}")
         if not result["fits"]:
             if result.get("switches_that_fit"):
                 print("switches that make it fit:")
                 for option in result["switches_that_fit"]:
-                    print(f"  {' + '.join(option['switches']):<45} {format_bytes(option['nvidia_smi_bytes'])}")
+                    print(f"  {' + '.join(option['switches']):<45} {format_bytes(option['min_gpu_memory_bytes'])}")
             else:
                 print("no combination of switches makes it fit")
     return 0
@@ -212,7 +230,8 @@ def pipeline_kwargs(args) -> dict:
     kwargs = {"frames": args.frames, "height": args.height, "width": args.width, "batch": args.batch,
               "memory_options": tuple(o for o in (args.memory_option or ()) if o != "none"),
               "devices": 1 if args.devices is None else args.devices, "parallel": args.parallel,
-              "attention_backend": args.sdpa_backend, "task": args.task, "attention": args.attention or "sdpa"}
+              "attention_backend": args.sdpa_backend, "task": args.task, "attention": args.attention or "sdpa",
+              "framework": framework_of(args)}
     if args.guidance_scale is not None:
         kwargs["guidance_scale"] = args.guidance_scale
     if args.dtype is not None:

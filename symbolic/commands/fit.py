@@ -13,8 +13,9 @@ HELP = "largest square size (multiple of 8) and largest batch per size that fit 
 def add_arguments(parser) -> None:
     add_sd15_config_arguments(parser)
     parser.add_argument("--gpu-memory", required=True, metavar="SIZE", help="e.g. 24GiB, 12GB, 8589934592")
-    parser.add_argument("--criterion", default="nvidia-smi", choices=("nvidia-smi", "reserved", "allocated"),
-                        help="what must fit: nvidia-smi bytes (default: reserved + CUDA context), reserved, allocated")
+    parser.add_argument("--criterion", default="minimum", choices=("minimum", "nvidia-smi", "reserved", "allocated"),
+                        help="what must fit: the minimum GPU memory the call completes in (default), nvidia-smi "
+                             "bytes (reserved + CUDA context), reserved, allocated")
     for action in parser._actions:  # --batch is the batch the largest square size is searched at
         if "--batch" in action.option_strings:
             action.help = "images per prompt for the largest square size (default 1)"

@@ -26,7 +26,7 @@ import sympy as sp
 
 from symbolic import components
 from symbolic.algebra import maximum
-from symbolic.allocator import load_allocated_bytes
+from symbolic.allocator import load_allocated_bytes, min_device_bytes
 from symbolic.arch.tensors import Tensor
 from symbolic.arch.vae3d import DecodeShape
 from symbolic.arch.video_transformer import StepShape
@@ -646,8 +646,14 @@ class PipelineModel(StagedModel):
         """Sequence length of the denoiser's self-attention (latent tokens + joint text tokens)."""
         return denoiser_tokens(self.config) + joint_text_tokens(self.config)
 
+    @cached_property
+    def min_gpu_memory(self) -> sp.Expr:
+        """The smallest device memory with which the call completes (``symbolic.allocator.min_device_bytes``)."""
+        return min_device_bytes(self.peak_allocated, self.weights_segment_slack, self.config.framework)
+
     def outputs(self) -> dict[str, sp.Expr]:
         out = {"peak_allocated_bytes": self.peak_allocated, "peak_reserved_bytes": self.peak_reserved,
+               "min_gpu_memory_bytes": self.min_gpu_memory,
                "nvidia_smi_bytes": self.nvidia_smi, "weights_bytes": self.weights, "tokens": self.tokens}
         out.update({f"stage:{s}": e for s, e in self.stage_peaks.items()})
         out.update({f"activation:{s}": e for s, e in self.stage_activations.items()})

@@ -153,6 +153,7 @@ def evaluate(config, values: dict[str, int]) -> dict:
         "peak_allocated_bytes": out["peak_allocated_bytes"],
         "peak_reserved_bytes": out["peak_reserved_bytes"],
         "nvidia_smi_bytes": out["nvidia_smi_bytes"],
+        "min_gpu_memory_bytes": out["min_gpu_memory_bytes"],
         "peak_stage": max(stages, key=stages.get),
         "weights_bytes": out["weights_bytes"],
         "stages": stages,

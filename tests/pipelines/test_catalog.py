@@ -158,3 +158,20 @@ def test_flags_that_do_not_apply_are_refused(argv, flag):
     out = _cli(*argv)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and flag in out.stderr
+
+
+@pytest.mark.parametrize("model", ["sd15", "sdxl", "flux.1-dev", "wan2.1-t2v-1.3b"])
+def test_min_gpu_memory_lies_between_the_allocated_peak_and_nvidia_smi(model):
+    """The allocator releases cached free segments and retries before raising out-of-memory, so the smallest device
+    the call completes on needs the live blocks, the unreleasable segment tails and the context, not every cached
+    segment; with expandable segments less still."""
+    from symbolic.allocator import K_ROUND_LARGE, PEAK_LIVE_BLOCKS
+    from symbolic.framework import default_framework
+
+    fw = default_framework()
+    r = estimate(model, batch=2)
+    context = fw.cuda_context_bytes + fw.driver_extra_bytes
+    assert r["peak_allocated_bytes"] + context + PEAK_LIVE_BLOCKS * K_ROUND_LARGE <= r["min_gpu_memory_bytes"]
+    assert r["min_gpu_memory_bytes"] < r["nvidia_smi_bytes"]
+    expandable = estimate(model, batch=2, framework=fw.override(expandable_segments=1))
+    assert expandable["min_gpu_memory_bytes"] == r["peak_allocated_bytes"] + context + K_ROUND_LARGE

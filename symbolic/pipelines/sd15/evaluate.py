@@ -10,7 +10,7 @@ from functools import lru_cache
 from symbolic.cache import load_or_build
 from symbolic.exact_runtime import as_integer, compile_exact, positional
 
-TOTALS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "weights_bytes")
+TOTALS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "min_gpu_memory_bytes", "weights_bytes")
 
 
 def _build(config) -> dict:
@@ -20,7 +20,8 @@ def _build(config) -> dict:
 
     model = sd15_model(config)
     outputs = {"peak_allocated_bytes": model.peak_allocated, "peak_reserved_bytes": model.peak_reserved,
-               "nvidia_smi_bytes": model.nvidia_smi, "weights_bytes": model.weights}
+               "nvidia_smi_bytes": model.nvidia_smi, "min_gpu_memory_bytes": model.min_gpu_memory,
+               "weights_bytes": model.weights}
     outputs.update({f"stage:{stage.value}": expr for stage, expr in model.stage_peaks.items()})
     return {"args": list(ARG_NAMES), "outputs": {name: exact_source(expr) for name, expr in outputs.items()}}
 
@@ -39,5 +40,6 @@ def evaluate(config, values: dict[str, int]) -> dict:
     peak_stage = max(stages, key=stages.get)
     return {"peak_allocated_bytes": result["peak_allocated_bytes"],
             "peak_reserved_bytes": result["peak_reserved_bytes"],
-            "nvidia_smi_bytes": result["nvidia_smi_bytes"], "peak_stage": peak_stage,
+            "nvidia_smi_bytes": result["nvidia_smi_bytes"], "min_gpu_memory_bytes": result["min_gpu_memory_bytes"],
+            "peak_stage": peak_stage,
             "weights_bytes": result["weights_bytes"], "stages": stages}

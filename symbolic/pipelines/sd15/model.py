@@ -23,6 +23,7 @@ from symbolic.pipelines.sd15 import vae_decoder_activations  # noqa: F401
 from symbolic.pipelines.sd15 import safety_checker_activations  # noqa: F401
 # isort: on
 from symbolic.algebra import maximum
+from symbolic.allocator import min_device_bytes
 from symbolic.pipelines.sd15.config import SD15Config
 from symbolic.pipelines.sd15.registry import SD15_TERMS
 from symbolic.pipelines.sd15.weights import load_replay
@@ -86,9 +87,15 @@ class SD15Model(StagedModel):
         fw = self.config.framework
         return self.peak_reserved + fw.cuda_context_bytes + fw.driver_extra_bytes
 
+    @cached_property
+    def min_gpu_memory(self) -> sp.Expr:
+        """The smallest device memory with which the call completes (``symbolic.allocator.min_device_bytes``)."""
+        return min_device_bytes(self.peak_allocated, self.weights_segment_slack, self.config.framework)
+
     def outputs(self) -> dict[str, sp.Expr]:
         """Every expression the API evaluates, by output name."""
         out = {"peak_allocated_bytes": self.peak_allocated, "peak_reserved_bytes": self.peak_reserved,
+               "min_gpu_memory_bytes": self.min_gpu_memory,
                "nvidia_smi_bytes": self.nvidia_smi, "weights_bytes": self.weights, "resident_bytes": self.resident}
         out.update({f"stage:{stage.value}": expr for stage, expr in self.stage_peaks.items()})
         out.update({f"moment:{stage.value}:{m}": expr for stage in self.stages for m, expr in self.moments(stage).items()})

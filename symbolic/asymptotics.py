@@ -1,10 +1,10 @@
-"""Asymptotics of the SD 1.5 closed form along square images H = W = s (s a multiple of 8).
+"""Asymptotics of a closed form along square images H = W = s (s a multiple of the model's size step: 8 for SD 1.5).
 
 * ``leading_term``: the order and coefficient of the peak as s -> oo: s^2 where every activation is a feature map
   (flash / memory-efficient SDPA: the VAE decode wins), s^4 where an N x N score matrix is stored (N = s^2 / 64
   tokens). Read off the fastest-growing polynomial piece of the Max, and checked with SymPy's ``limit``.
-* ``crossovers``: where the activations overtake the weights, where the VAE decode overtakes the UNet step (or the
-  reverse), where attention (score matrices) overtakes the convolution-driven moments. Each is solved exactly on
+* ``crossovers``: where the activations overtake the weights, where the VAE decode overtakes the denoiser step (or
+  the reverse), where attention (score matrices) overtakes the convolution-driven moments. Each is solved exactly on
   the active polynomial pieces (``nroots``) and confirmed with exact evaluation at the neighbouring multiples of 8.
 """
 from __future__ import annotations
@@ -14,17 +14,16 @@ import sympy as sp
 from symbolic.algebra import maximum
 from symbolic.closed_form import SIZE_STEP, along_square, large_size_branch, leading, pieces, polynomial, s
 from symbolic.numeric import arguments, exact_function
-from symbolic.pipelines.sd15.api import make_config, point
-from symbolic.pipelines.sd15.model import sd15_model
-from symbolic.terms import Category, Stage
+from symbolic.targets import target
+from symbolic.terms import Category
 
 #: Sizes scanned (pixels, multiples of 8) to locate crossovers before solving them exactly.
 SCAN_LIMIT = 32768
 
 
-def leading_term(model, values: dict) -> dict:
+def leading_term(model, values: dict, step: int = SIZE_STEP) -> dict:
     """Leading order and coefficient (bytes per pixel-side power) of the allocated peak as s -> oo."""
-    peak = along_square(model.peak_allocated, values)
+    peak = along_square(model.peak_allocated, values, step)
     order, coefficient = leading(peak)
     term = coefficient * s**order
     winner = _winning_piece(peak)
@@ -41,15 +40,16 @@ def _winning_piece(expr: sp.Expr) -> sp.Expr:
 COARSE_STEP = 256
 
 
-def _scan(difference, start: int = SIZE_STEP, stop: int = SCAN_LIMIT) -> int | None:
-    """The first multiple of 8 where ``difference(size)`` turns from < 0 to >= 0 (None if it never does), found on
-    a coarse grid and refined in steps of 8 inside the bracket."""
+def _scan(difference, step: int = SIZE_STEP, stop: int = SCAN_LIMIT) -> int | None:
+    """The first multiple of ``step`` where ``difference(size)`` turns from < 0 to >= 0 (None if it never does),
+    found on a coarse grid and refined in steps of ``step`` inside the bracket."""
+    start = step
     if difference(start) >= 0:
         return start
     low = start
     for high in range(start + COARSE_STEP, stop + 1, COARSE_STEP):
         if difference(high) >= 0:
-            for size in range(low + SIZE_STEP, high + 1, SIZE_STEP):
+            for size in range(low + step, high + 1, step):
                 if difference(size) >= 0:
                     return size
         low = high
@@ -60,27 +60,27 @@ def _exact_at(expr: sp.Expr, size: int, values: dict) -> int:
     return exact_function(expr)(*arguments(dict(values, H=size, W=size)))
 
 
-def _crossing(upper_expr, lower_expr, values: dict) -> dict:
+def _crossing(upper_expr, lower_expr, values: dict, step: int = SIZE_STEP) -> dict:
     """Where ``upper_expr`` first reaches ``lower_expr``: the real root of their active pieces near the first
     multiple of 8 where the exact difference turns non-negative, and that size, checked exactly."""
-    size = _scan(lambda side: _exact_at(upper_expr, side, values) - _exact_at(lower_expr, side, values))
+    size = _scan(lambda side: _exact_at(upper_expr, side, values) - _exact_at(lower_expr, side, values), step)
     if size is None:
         return {"size": None, "root": None, "note": f"never below {SCAN_LIMIT} px"}
-    if size == SIZE_STEP:
+    if size == step:
         return {"size": size, "root": None, "note": "already from the smallest size"}
     # The pieces active just after the crossing, solved exactly for their intersection.
-    up = _active_piece(upper_expr, size, values)
-    low = _active_piece(lower_expr, size, values)
+    up = _active_piece(upper_expr, size, values, step)
+    low = _active_piece(lower_expr, size, values, step)
     roots = [r for r in sp.Poly(polynomial(up - low), s).nroots() if abs(sp.im(r)) < 1e-9 and 0 < sp.re(r) <= size]
     root = float(max(sp.re(r) for r in roots)) if roots else None
-    before = _exact_at(upper_expr, size - SIZE_STEP, values) < _exact_at(lower_expr, size - SIZE_STEP, values)
+    before = _exact_at(upper_expr, size - step, values) < _exact_at(lower_expr, size - step, values)
     after = _exact_at(upper_expr, size, values) >= _exact_at(lower_expr, size, values)
     return {"size": size, "root": root, "confirmed": bool(before and after)}
 
 
-def _active_piece(expr: sp.Expr, size: int, values: dict) -> sp.Expr:
+def _active_piece(expr: sp.Expr, size: int, values: dict, step: int = SIZE_STEP) -> sp.Expr:
     """The polynomial piece of ``along_square(expr)`` that is the Max at ``size``."""
-    squared = along_square(expr, values)
+    squared = along_square(expr, values, step)
     at = {s: size}
     candidates = pieces(squared) if not squared.has(sp.Min, sp.Piecewise) else pieces(large_size_branch(squared))
     return max(candidates, key=lambda p: float(polynomial(p).as_expr().subs(at)))
@@ -98,40 +98,44 @@ def _attention_and_conv(model) -> tuple[sp.Expr, sp.Expr]:
     return (maximum(*attention) if attention else None), maximum(*convolution)
 
 
-def crossovers(model, values: dict) -> dict:
+def crossovers(model, values: dict, denoiser_stage: str = "unet_step", step: int = SIZE_STEP) -> dict:
     transients = model.transients
     activations = maximum(*transients.values())
-    result = {"activations_over_weights": _crossing(activations, model.weights, values)}
-    decode, unet = transients[Stage.VAE_DECODE], transients[Stage.UNET_STEP]
-    first = _exact_at(decode, SIZE_STEP, values) >= _exact_at(unet, SIZE_STEP, values)
-    if first:
-        crossing = _crossing(unet, decode, values)
-        crossing["direction"] = "unet_step overtakes vae_decode" if crossing["size"] else "vae_decode above unet_step"
+    result = {"activations_over_weights": _crossing(activations, model.weights, values, step)}
+    decode, denoise = transients["vae_decode"], transients[denoiser_stage]
+    name = f"vae_decode_vs_{denoiser_stage}"
+    if _exact_at(decode, step, values) >= _exact_at(denoise, step, values):
+        crossing = _crossing(denoise, decode, values, step)
+        crossing["direction"] = (f"{denoiser_stage} overtakes vae_decode" if crossing["size"]
+                                 else f"vae_decode above {denoiser_stage}")
     else:
-        crossing = _crossing(decode, unet, values)
-        crossing["direction"] = "vae_decode overtakes unet_step"
-    result["vae_decode_vs_unet_step"] = crossing
+        crossing = _crossing(decode, denoise, values, step)
+        crossing["direction"] = f"vae_decode overtakes {denoiser_stage}"
+    result[name] = crossing
     attention, convolution = _attention_and_conv(model)
     if attention is None:
         result["attention_over_convolutions"] = {"size": None, "root": None,
                                                  "note": "no N x N score matrix is stored (flash / efficient SDPA)"}
     else:
-        result["attention_over_convolutions"] = _crossing(attention, convolution, values)
+        result["attention_over_convolutions"] = _crossing(attention, convolution, values, step)
     return result
 
 
-def analyse(num_images_per_prompt: int = 1, guidance_scale: float = 7.5, **config_kwargs) -> dict:
-    """Leading term and crossovers for one configuration (the ``asymptotics`` command's result)."""
-    config = make_config(**config_kwargs)
-    values = point(config, 8, 8, num_images_per_prompt, guidance_scale, 77)
-    values = {k: v for k, v in values.items() if k not in ("H", "W")}
-    model = sd15_model(config)
-    lead = leading_term(model, values)
-    return {"config": config.key(), "leading_order": lead["order"], "leading_coefficient": str(lead["coefficient"]),
-            "leading_term": str(lead["term"]), "leading_term_latex": lead["latex"],
-            "limit_peak_over_leading": str(lead["limit_ratio"]), "crossovers": crossovers(model, values)}
+def analyse(num_images_per_prompt: int = 1, guidance_scale: float | None = None, model: str = "sd15",
+            frames: int | None = None, **config_kwargs) -> dict:
+    """Leading term and crossovers for one configuration of any model (the ``asymptotics`` command's result)."""
+    goal = target(model, guidance_scale, frames, **config_kwargs)
+    values = goal.values(num_images_per_prompt)
+    closed = goal.model()
+    lead = leading_term(closed, values, goal.step)
+    return {"model": goal.name, "config": goal.describe, "size_step": goal.step, "leading_order": lead["order"],
+            "leading_coefficient": str(lead["coefficient"]), "leading_term": str(lead["term"]),
+            "leading_term_latex": lead["latex"], "limit_peak_over_leading": str(lead["limit_ratio"]),
+            "crossovers": crossovers(closed, values, goal.denoiser_stage, goal.step)}
 
 
+#: The attention kernels compared by ``--all-backends``: SD 1.5's API arguments, and those of the other pipelines
+#: (classic and slicing only where the denoiser runs diffusers' attention processors, the UNets).
 KERNEL_CONFIGS = {
     "sdpa (flash / efficient)": {},
     "classic AttnProcessor": {"attention": "classic"},
@@ -140,5 +144,17 @@ KERNEL_CONFIGS = {
 }
 
 
+def kernel_configs(model: str) -> dict:
+    if model.strip().lower() == "sd15":
+        return KERNEL_CONFIGS
+    from symbolic.pipelines import catalog
+
+    configs = {"sdpa (flash / efficient)": {}, "math SDPA": {"attention_backend": "math"}}
+    if catalog.load(model).spec.attention_processors:
+        configs["classic AttnProcessor"] = {"attention": "classic"}
+        configs["attention slicing"] = {"memory_options": ("attention_slicing",)}
+    return configs
+
+
 def per_backend(**kwargs) -> dict:
-    return {name: analyse(**dict(kwargs, **extra)) for name, extra in KERNEL_CONFIGS.items()}
+    return {name: analyse(**dict(kwargs, **extra)) for name, extra in kernel_configs(kwargs.get("model", "sd15")).items()}

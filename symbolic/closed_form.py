@@ -1,7 +1,7 @@
-"""Working with a closed form along one size variable: square images H = W = s, s a multiple of 8.
+"""Working with a closed form along one size variable: square images H = W = s, s a multiple of the size step.
 
-With s a multiple of the VAE scale, floor(s / 8) = s / 8, so every SD 1.5 expression becomes a Max of polynomials in
-s (and Piecewise for tiling). ``pieces`` flattens such an expression into the polynomials whose Max it is, which
+With s a multiple of the VAE scale (times the patch size), floor(s / 8) = s / 8, so every expression becomes a Max of
+polynomials in s (and Piecewise for tiling). ``pieces`` flattens such an expression into the polynomials whose Max it is, which
 ``asymptotics`` and ``planning`` use to read leading terms and to invert the closed form.
 """
 from __future__ import annotations
@@ -11,21 +11,31 @@ import itertools
 import sympy as sp
 
 from symbolic.algebra import rebuild
-from symbolic.symbols import G, H, L, N, W, b
+from symbolic.symbols import ARG_NAMES, H, W, symbol
 
 s = sp.Symbol("s", positive=True)
 #: The VAE scale: sizes are taken in multiples of it so that floor(s / 8) = s / 8.
 SIZE_STEP = 8
+#: Values of the symbols a caller leaves out (an SD call: guidance on, 77 tokens, fp16, one image, one device).
+DEFAULT_VALUES = {"N": 1, "G": 2, "L": 77, "b": 2, "B": 1, "P": 1}
 
 
-def along_square(expr: sp.Expr, values: dict) -> sp.Expr:
-    """``expr`` with H = W = s (a multiple of 8) and the other symbols at ``values`` (names -> numbers)."""
-    named = {N: values.get("N", 1), G: values.get("G", 2), L: values.get("L", 77), b: values.get("b", 2), H: s, W: s}
+def along_square(expr: sp.Expr, values: dict, step: int = SIZE_STEP) -> sp.Expr:
+    """``expr`` with H = W = s (a multiple of ``step``) and the other symbols at ``values`` (names -> numbers, the
+    rest at ``DEFAULT_VALUES``): floor(s / k) is s / k wherever k divides ``step`` (latent sizes, patches); other
+    floors (tile counts) are kept."""
+    named = {symbol(name): value for name, value in {**DEFAULT_VALUES, **values}.items()
+             if name in ARG_NAMES and name not in ("H", "W")}
+    named.update({H: s, W: s})
 
-    def exact_latent(node):  # floor(s/8) -> s/8 on multiples of 8; other floors (tile counts) are kept
-        return s / SIZE_STEP if isinstance(node, sp.floor) and node.args[0] == s / SIZE_STEP else node
+    def exact_division(node):
+        if isinstance(node, sp.floor):
+            ratio = sp.simplify(node.args[0] / s)
+            if ratio.is_Rational and ratio > 0 and (step * ratio).is_integer:
+                return node.args[0]
+        return node
 
-    return rebuild(sp.sympify(expr), named, exact_latent)
+    return rebuild(sp.sympify(expr), named, exact_division)
 
 
 def _drop_rounding(expr: sp.Expr) -> sp.Expr:

@@ -3,16 +3,15 @@
 The peak is a Max of polynomials ``p_i(s)`` (``closed_form.pieces``), so ``peak(s) <= budget`` iff every
 ``p_i(s) <= budget``: the largest fitting size is the smallest root of the ``p_i(s) = budget`` over the pieces.
 That candidate is then confirmed, and corrected where rounding moves it, with the exact evaluation:
-``fits(size)`` and ``not fits(size + 8)``.
+``fits(size)`` and ``not fits(size + step)``. Any model: ``model`` (default ``sd15``) and its configuration
+arguments pick a ``symbolic.targets.Target``.
 """
 from __future__ import annotations
 
-import inspect
 import numbers
 
-from symbolic.closed_form import SIZE_STEP, along_square, pieces, positive_roots
-from symbolic.pipelines.sd15.api import estimate_sd15, make_config, point
-from symbolic.pipelines.sd15.model import sd15_model
+from symbolic.closed_form import along_square, pieces, positive_roots
+from symbolic.targets import target
 from symbolic.validation import positive_int
 
 #: What "fits" is judged by: the smallest device memory the call completes in (default), or what monitoring shows
@@ -60,30 +59,29 @@ def _check_criterion(criterion: str) -> str:
 
 
 def max_square_size(budget: int, criterion: str = "minimum", num_images_per_prompt: int = 1,
-                    guidance_scale: float = 7.5, **config_kwargs) -> dict:
-    """The largest H = W (multiple of 8) whose estimate fits ``budget`` bytes; ``size`` None if not even 8 fits.
-    ``at_search_limit`` is True when ``MAX_SIZE`` itself fits: the search stopped there, larger sizes may fit too."""
+                    guidance_scale: float | None = None, model: str = "sd15", **config_kwargs) -> dict:
+    """The largest H = W (a multiple of the model's size step) whose estimate fits ``budget`` bytes; ``size`` None
+    if not even one step fits. ``at_search_limit`` is True when ``MAX_SIZE`` itself fits: the search stopped there,
+    larger sizes may fit too."""
     budget = check_budget(budget)
     key = CRITERIA[_check_criterion(criterion)]
-    config = make_config(**config_kwargs)
-    values = point(config, 8, 8, num_images_per_prompt, guidance_scale, 77)
+    goal = target(model, guidance_scale, **config_kwargs)
+    step = goal.step
 
     def fits(steps: int) -> bool:
-        side = steps * SIZE_STEP
-        return estimate_sd15(side, side, num_images_per_prompt=num_images_per_prompt, guidance_scale=guidance_scale,
-                             **config_kwargs)[key] <= budget
+        return goal.estimate(steps * step, num_images_per_prompt)[key] <= budget
 
-    if fits(MAX_SIZE // SIZE_STEP):  # the search limit fits: no root to look for (and none a solver finds easily)
-        return {"size": MAX_SIZE, "closed_form_root": None, "at_search_limit": True}
-    expr = along_square(_expression(sd15_model(config), criterion), values)
+    if fits(MAX_SIZE // step):  # the search limit fits: no root to look for (and none a solver finds easily)
+        return {"size": MAX_SIZE // step * step, "closed_form_root": None, "at_search_limit": True}
+    expr = along_square(_expression(goal.model(), criterion), goal.values(num_images_per_prompt), step)
     try:
         roots = [r for piece in pieces(expr) for r in positive_roots(piece, budget)]
     except Exception:  # noqa: BLE001 - a root the solver cannot find (mpmath NoConvergence...): bisect without it
         roots = []
     candidate = min(roots) if roots else None
-    guess = MAX_SIZE if candidate is None else int(min(candidate, MAX_SIZE) // SIZE_STEP) * SIZE_STEP
-    steps = largest_fitting(fits, guess // SIZE_STEP, MAX_SIZE // SIZE_STEP)
-    return {"size": steps * SIZE_STEP if steps else None, "closed_form_root": candidate, "at_search_limit": False}
+    guess = MAX_SIZE if candidate is None else int(min(candidate, MAX_SIZE) // step) * step
+    steps = largest_fitting(fits, guess // step, MAX_SIZE // step)
+    return {"size": steps * step if steps else None, "closed_form_root": candidate, "at_search_limit": False}
 
 
 def largest_fitting(fits, guess: int, upper: int) -> int:
@@ -110,24 +108,23 @@ def largest_fitting(fits, guess: int, upper: int) -> int:
     return low
 
 
-def max_batch(budget: int, size: int, criterion: str = "minimum", guidance_scale: float = 7.5,
-              **config_kwargs) -> int:
-    """The largest images-per-prompt N at H = W = size that fits ``budget`` (0 if not even one). The peak is a Max of
-    pieces linear in N: N <= min over pieces of (budget - constant part) / slope; confirmed exactly. The search stops
-    at ``MAX_BATCH``: a result equal to it means at least that many."""
+def max_batch(budget: int, size: int, criterion: str = "minimum", guidance_scale: float | None = None,
+              model: str = "sd15", **config_kwargs) -> int:
+    """The largest batch (images per prompt, videos) at H = W = size that fits ``budget`` (0 if not even one). The
+    peak is a Max of pieces linear in the batch: batch <= min over pieces of (budget - constant part) / slope;
+    confirmed exactly. The search stops at ``MAX_BATCH``: a result equal to it means at least that many."""
     budget = check_budget(budget)
     size = positive_int(size, "size")
     key = CRITERIA[_check_criterion(criterion)]
+    goal = target(model, guidance_scale, **config_kwargs)
 
     def fits(n: int) -> bool:
-        return estimate_sd15(size, size, num_images_per_prompt=n, guidance_scale=guidance_scale,
-                             **config_kwargs)[key] <= budget
+        return goal.estimate(size, n)[key] <= budget
 
-    at_one = estimate_sd15(size, size, num_images_per_prompt=1, guidance_scale=guidance_scale, **config_kwargs)[key]
+    at_one = goal.estimate(size, 1)[key]
     if at_one > budget:
         return 0
-    at_two = estimate_sd15(size, size, num_images_per_prompt=2, guidance_scale=guidance_scale, **config_kwargs)[key]
-    slope = at_two - at_one
+    slope = goal.estimate(size, 2)[key] - at_one
     guess = MAX_BATCH if slope <= 0 else 1 + min(MAX_BATCH, (budget - at_one) // slope)  # exact: ints
     return largest_fitting(fits, guess, MAX_BATCH)
 
@@ -146,11 +143,8 @@ def plan(budget: int, criterion: str = "minimum", sizes=COMMON_SIZES, num_images
         raise ValueError(f"sizes: must be a sequence of integers, got {sizes!r}")
     sizes = [positive_int(size, "sizes") for size in sizes]
     num_images_per_prompt = positive_int(num_images_per_prompt, "num_images_per_prompt")
-    guidance_scale = kwargs.pop("guidance_scale", 7.5)
-    known = set(inspect.signature(make_config).parameters)
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise ValueError(f"{unknown[0]}: not an argument of plan (configuration arguments: {', '.join(sorted(known))})")
+    guidance_scale = kwargs.pop("guidance_scale", None)
+    target(guidance_scale=guidance_scale, **kwargs)  # refuses an unknown configuration argument by name
     square = max_square_size(budget, criterion, num_images_per_prompt=num_images_per_prompt,
                              guidance_scale=guidance_scale, **kwargs)
     batches = {str(size): max_batch(budget, size, criterion, guidance_scale=guidance_scale, **kwargs)

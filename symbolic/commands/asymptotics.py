@@ -1,15 +1,15 @@
-"""``python -m symbolic asymptotics sd15``: leading term of the peak and the crossovers, along H = W = s."""
+"""``python -m symbolic asymptotics MODEL``: leading term of the peak and the crossovers, along H = W = s."""
 from __future__ import annotations
 
 from symbolic.commands.common import print_json
-from symbolic.commands.config_args import add_sd15_config_arguments, sd15_config_kwargs
+from symbolic.commands.config_args import add_config_arguments, config_kwargs
 
 NAME = "asymptotics"
 HELP = "leading-order term of the peak as H = W = s grows, and the sizes where terms cross"
 
 
 def add_arguments(parser) -> None:
-    add_sd15_config_arguments(parser)
+    add_config_arguments(parser)
     parser.add_argument("--all-backends", action="store_true",
                         help="also the leading term for each attention kernel (sdpa, classic, math, slicing)")
 
@@ -23,20 +23,20 @@ def _describe(name: str, crossing: dict) -> str:
 
 
 def run(args) -> int:
-    from symbolic.asymptotics import KERNEL_CONFIGS, analyse
+    from symbolic.asymptotics import analyse, kernel_configs
 
-    kwargs = sd15_config_kwargs(args)
+    kwargs = config_kwargs(args)
     common = {"num_images_per_prompt": args.batch, "guidance_scale": args.guidance_scale}
     result = analyse(**common, **kwargs)
     if args.all_backends:
         result["per_backend"] = {}
-        for name, extra in KERNEL_CONFIGS.items():
+        for name, extra in kernel_configs(args.model).items():
             other = analyse(**common, **dict(kwargs, **extra))
             result["per_backend"][name] = {k: other[k] for k in ("leading_order", "leading_coefficient", "leading_term")}
     if args.json:
         print_json(result)
         return 0
-    print(f"sd15 {result['config']}, H = W = s")
+    print(f"{result['model']} {result['config']}, H = W = s (multiples of {result['size_step']})")
     print(f"leading term of the peak: {result['leading_term']} bytes  (order s^{result['leading_order']};"
           f" limit of peak / leading term = {result['limit_peak_over_leading']})")
     print("crossovers:")

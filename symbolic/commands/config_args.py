@@ -1,32 +1,51 @@
-"""The SD 1.5 configuration flags shared by ``asymptotics`` and ``fit``."""
+"""The configuration flags shared by ``asymptotics`` and ``fit``, for SD 1.5 (the hand-built model) and every
+other pipeline (``symbolic.pipelines.estimate``): one parser, the arguments each API takes."""
 from __future__ import annotations
 
 from symbolic.commands.common import integer, number
 
-MEMORY_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
+SD15_MEMORY_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
 
 
-def add_sd15_config_arguments(parser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="sd15")
-    parser.add_argument("--task", default="img2img", choices=("img2img", "txt2img"), help="default img2img")
-    parser.add_argument("--batch", type=integer, default=1, help="images per prompt (default 1)")
-    parser.add_argument("--guidance-scale", type=number, default=7.5, help="> 1 doubles the UNet batch (default 7.5)")
-    parser.add_argument("--attention", default="sdpa", choices=("sdpa", "classic"), help="default sdpa")
+def add_config_arguments(parser) -> None:
+    parser.add_argument("model", metavar="MODEL",
+                        help="sd15, another bundled id (python -m symbolic models), its Hub id, or a config folder")
+    parser.add_argument("--task", default=None, choices=("img2img", "txt2img"),
+                        help="default img2img for sd15, txt2img otherwise")
+    parser.add_argument("--batch", type=integer, default=1, help="images (videos) per prompt (default 1)")
+    parser.add_argument("--frames", type=integer, default=None, help="video frames (default the pipeline's)")
+    parser.add_argument("--guidance-scale", type=number, default=None,
+                        help="> 1 runs the unconditional pass too (default the pipeline's, 7.5 for sd15)")
+    parser.add_argument("--attention", default=None, choices=("sdpa", "classic"),
+                        help="UNet pipelines: sdpa (default) or classic")
     parser.add_argument("--sdpa-backend", default="default", choices=("default", "flash", "efficient", "math"),
                         help="default: torch's choice")
-    parser.add_argument("--dtype", default="fp16", help="fp16 (default), bf16, fp32")
+    parser.add_argument("--dtype", default=None, help="fp16, bf16, fp32 (default fp16 for sd15, else the model card's)")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="none, vae_slicing, vae_tiling, attention_slicing (repeatable)")
-    parser.add_argument("--no-safety-checker", action="store_true", help="load without the safety checker")
+                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: those they "
+                             "offer and cpu_offload, text_encoder_cpu (repeatable)")
+    parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def sd15_config_kwargs(args) -> dict:
-    if args.model.lower() != "sd15":
-        raise ValueError(f"MODEL: only sd15 is supported by this command, got {args.model!r}")
+def is_sd15(args) -> bool:
+    return args.model.strip().lower() == "sd15"
+
+
+def config_kwargs(args) -> dict:
+    """The API's configuration arguments for ``args.model`` (``model`` and ``frames`` included); a flag the model
+    does not read is refused naming it."""
     options = tuple(o for o in (args.memory_option or ()) if o != "none")
-    for option in options:
-        if option not in MEMORY_OPTIONS:
-            raise ValueError(f"--memory-option: must be one of {', '.join(MEMORY_OPTIONS)}, got {option!r}")
-    return {"task": args.task, "attention": args.attention, "sdpa_backend": args.sdpa_backend, "dtype": args.dtype,
-            "memory_options": options, "safety_checker": not args.no_safety_checker}
+    if is_sd15(args):
+        for option in options:
+            if option not in SD15_MEMORY_OPTIONS:
+                raise ValueError(f"--memory-option: must be one of {', '.join(SD15_MEMORY_OPTIONS)}, got {option!r}")
+        if args.frames is not None:
+            raise ValueError("--frames: sd15 makes images; leave --frames out")
+        return {"model": "sd15", "task": args.task or "img2img", "attention": args.attention or "sdpa",
+                "sdpa_backend": args.sdpa_backend, "dtype": args.dtype or "fp16", "memory_options": options,
+                "safety_checker": not args.no_safety_checker}
+    if args.no_safety_checker:
+        raise ValueError(f"--no-safety-checker: does not apply to {args.model}")
+    return {"model": args.model, "frames": args.frames, "task": args.task, "attention": args.attention or "sdpa",
+            "attention_backend": args.sdpa_backend, "dtype": args.dtype, "memory_options": options}

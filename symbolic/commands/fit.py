@@ -1,17 +1,17 @@
-"""``python -m symbolic fit sd15 --gpu-memory 24GiB``: the largest square size and batches that fit a GPU."""
+"""``python -m symbolic fit MODEL --gpu-memory 24GiB``: the largest square size and batches that fit a GPU."""
 from __future__ import annotations
 
 from symbolic.commands.common import print_json
-from symbolic.commands.config_args import add_sd15_config_arguments, sd15_config_kwargs
+from symbolic.commands.config_args import add_config_arguments, config_kwargs
 from symbolic.units import format_bytes, parse_size
 from symbolic.validation import positive_int
 
 NAME = "fit"
-HELP = "largest square size (multiple of 8) and largest batch per size that fit a GPU's memory"
+HELP = "largest square size (multiple of the model's size step) and largest batch per size that fit a GPU's memory"
 
 
 def add_arguments(parser) -> None:
-    add_sd15_config_arguments(parser)
+    add_config_arguments(parser)
     parser.add_argument("--gpu-memory", required=True, metavar="SIZE", help="e.g. 24GiB, 12GB, 8589934592")
     parser.add_argument("--criterion", default="minimum", choices=("minimum", "nvidia-smi", "reserved", "allocated"),
                         help="what must fit: the minimum GPU memory the call completes in (default), nvidia-smi "
@@ -26,14 +26,14 @@ def run(args) -> int:
 
     budget = check_budget(parse_size(args.gpu_memory, argument="--gpu-memory"), "--gpu-memory")
     batch = positive_int(args.batch, "--batch")
-    kwargs = sd15_config_kwargs(args)
+    kwargs = config_kwargs(args)
     result = plan(budget, args.criterion, num_images_per_prompt=batch, guidance_scale=args.guidance_scale, **kwargs)
     if args.json:
         print_json(result)
         return 0
     size = result["max_square_size"]
     at_limit = result["max_square_size_at_search_limit"]
-    print(f"sd15 in {format_bytes(budget)} ({args.criterion}):")
+    print(f"{args.model} in {format_bytes(budget)} ({args.criterion}):")
     shown = f"{size} x {size}" if size else "none (not even 8 x 8 fits)"
     if at_limit:
         shown += f" (the search limit, {MAX_SIZE}: larger sizes may fit too)"

@@ -1,0 +1,88 @@
+"""What ``fit`` and ``asymptotics`` study: one model with its fixed settings, along square sizes and batches.
+
+A ``Target`` gives exact estimates at (side, batch), the SymPy model whose expressions it evaluates, the symbol
+values other than H and W, and the size step (sides are multiples of it: the VAE scale for SD 1.5, the pipeline's
+``check_inputs`` multiple otherwise). ``sd15`` goes through the hand-built SD 1.5 model; every other id, Hub id or
+config folder through ``symbolic.pipelines.estimate``.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    #: (side, batch) -> the API's result dict (exact integers)
+    estimate: Callable[[int, int], dict]
+    #: -> the SymPy model (``peak_allocated``, ``min_gpu_memory``, ``transients``, ``stages``, ``weights``, ...)
+    model: Callable[[], object]
+    #: batch -> symbol values other than H and W
+    values: Callable[[int], dict]
+    step: int
+    #: the denoiser's stage (``unet_step`` or ``transformer_step``)
+    denoiser_stage: str
+    describe: str
+
+
+def target(model: str = "sd15", guidance_scale: float | None = None, frames: int | None = None,
+           **config_kwargs) -> Target:
+    """The target for ``model`` with ``config_kwargs`` (the API's configuration arguments of that model; another
+    argument is refused with a ValueError naming it)."""
+    sd15 = isinstance(model, str) and model.strip().lower() == "sd15"
+    if sd15:
+        from symbolic.pipelines.sd15.api import make_config
+        known = set(inspect.signature(make_config).parameters)
+    else:
+        from symbolic.pipelines.estimate import make_config
+        known = (set(inspect.signature(make_config).parameters) - {"model"}) | {"devices"}
+    unknown = sorted(set(config_kwargs) - known)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not a configuration argument of {model} (known: {', '.join(sorted(known))})")
+    if sd15:
+        return _sd15(7.5 if guidance_scale is None else guidance_scale, frames, **config_kwargs)
+    return _pipeline(model, guidance_scale, frames, **config_kwargs)
+
+
+def _sd15(guidance_scale, frames, **config_kwargs) -> Target:
+    from symbolic.closed_form import SIZE_STEP
+    from symbolic.pipelines.sd15.api import estimate_sd15, make_config, point
+    from symbolic.pipelines.sd15.model import sd15_model
+
+    if frames is not None:
+        raise ValueError("frames: sd15 makes images; leave frames out")
+    config = make_config(**config_kwargs)
+
+    def values(batch: int) -> dict:
+        found = point(config, SIZE_STEP, SIZE_STEP, batch, guidance_scale, 77)
+        return {k: v for k, v in found.items() if k not in ("H", "W")}
+
+    return Target("sd15", lambda side, batch: estimate_sd15(side, side, num_images_per_prompt=batch,
+                                                              guidance_scale=guidance_scale, **config_kwargs),
+                  lambda: sd15_model(config), values, SIZE_STEP, "unet_step", config.key())
+
+
+def _pipeline(model, guidance_scale, frames, **config_kwargs) -> Target:
+    from symbolic.closed_form import SIZE_STEP
+    from symbolic.pipelines.estimate import estimate, make_config, values_of
+    from symbolic.pipelines.estimate import pipeline_model as model_of
+
+    config = make_config(model, **{k: v for k, v in config_kwargs.items() if k not in ("devices",)})
+    spec = config.spec
+    # txt2img: check_inputs' multiple; img2img resizes the init image down to multiples of the VAE scale.
+    step = spec.multiple if config.task == "txt2img" else SIZE_STEP
+
+    def values(batch: int) -> dict:
+        found = values_of(config, frames, step, step, batch, guidance_scale, config_kwargs.get("devices", 1))
+        return {k: v for k, v in found.items() if k not in ("H", "W")}
+
+    options = "+".join(sorted(config.memory_options)) or "none"
+    describe = (f"{config.task} {config.denoiser_dtype} attention={config.attention} options={options}"
+                + (f" frames={values(1).get('T')}" if spec.video else ""))
+    return Target(config.source.name,
+                  lambda side, batch: estimate(model, side, side, frames=frames, batch=batch,
+                                               guidance_scale=guidance_scale, **config_kwargs),
+                  lambda: model_of(model, **{k: v for k, v in config_kwargs.items() if k not in ("devices",)}),
+                  values, step, spec.denoiser_stage, describe)

@@ -162,11 +162,9 @@ _REFUSED: dict[str, str] = {
 
 # --- which tensors ---------------------------------------------------------------------------------------------------
 def class_name(component) -> str:
-    config = component.config
-    name = config.get("_class_name")
-    if name is None and isinstance(config.get("architectures"), list) and config["architectures"]:
-        name = config["architectures"][0]
-    return str(name)
+    from symbolic.components import class_name_of
+
+    return str(class_name_of(component.config))
 
 
 def is_linear_weight(tensor: Tensor) -> bool:

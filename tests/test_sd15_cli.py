@@ -102,7 +102,7 @@ def test_gpu_memory_does_not_fit_lists_switches(capsys):
     code, out, err = cli(capsys, *BIG, "--gpu-memory", "12GiB")
     assert code == 0 and not err
     assert "does NOT fit in 12.00 GiB" in out
-    listed = out.split("switches that make it fit:")[1].strip().splitlines()
+    listed = out.split("switches that make it fit (cheapest first):")[1].strip().splitlines()
     assert listed and all("GiB" in line for line in listed)
 
 

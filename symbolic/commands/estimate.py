@@ -1,8 +1,7 @@
 """``python -m symbolic estimate MODEL ...``: peak GPU memory of one pipeline call."""
 from __future__ import annotations
 
-import itertools
-
+from symbolic import switch_search
 from symbolic.commands.common import integer, number, print_json
 from symbolic.units import GiB, format_bytes, parse_size
 
@@ -18,9 +17,10 @@ SD15_ONLY_FLAGS = {"prompt_tokens": ("--prompt-tokens", None), "long_prompt": ("
 FLAGS = {"task": "--task", "attention": "--attention", "attention_backend": "--sdpa-backend",
          "memory_options": "--memory-option", "batch": "--batch", "frames": "--frames", "height": "--height",
          "width": "--width", "dtype": "--dtype", "devices": "--devices", "parallel": "--parallel",
-         "guidance_scale": "--guidance-scale", "model": "MODEL"}
+         "guidance_scale": "--guidance-scale", "model": "MODEL", "quantize": "--quantize"}
 #: Flags only the generic pipelines read.
-PIPELINE_ONLY_FLAGS = {"frames": ("--frames", None), "devices": ("--devices", None), "parallel": ("--parallel", None)}
+PIPELINE_ONLY_FLAGS = {"frames": ("--frames", None), "devices": ("--devices", None), "parallel": ("--parallel", None),
+                       "quantize": ("--quantize", None)}
 
 
 def add_arguments(parser) -> None:
@@ -53,8 +53,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", default=None,
                         help="fp16, bf16, fp32 for every component (default: the model card's, fp16 for sd15)")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: those and "
-                             "cpu_offload, text_encoder_cpu, where the pipeline offers them (repeatable)")
+                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: those they "
+                             "offer and model_cpu_offload (alias cpu_offload), sequential_cpu_offload, "
+                             "group_offload:block_level:N[:stream], group_offload:leaf_level[:stream], "
+                             "layerwise_casting:fp8_e4m3|fp8_e5m2, text_encoder_cpu (repeatable)")
     parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
     parser.add_argument("--devices", type=integer, default=None, help="pipelines other than sd15: GPUs (default 1)")
     parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
@@ -62,6 +64,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--gpu-memory", default=None, metavar="SIZE",
                         help="a GPU's memory, e.g. 12GiB or 24GB: whether the call completes on it (the minimum GPU "
                              "memory), and which switches make it fit")
+    parser.add_argument("--quantize", action="append", default=None, metavar="COMPONENT=SCHEME",
+                        help="load a component quantized (repeatable): SCHEME one of bnb_nf4, bnb_fp4, bnb_int8, "
+                             "torchao_int8wo, torchao_int4wo, gguf_q8_0, gguf_q4_k (not for sd15)")
     parser.add_argument("--expandable-segments", action="store_true",
                         help="the process runs with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (less memory "
                              "out of reach in cached segments)")
@@ -113,61 +118,6 @@ def render_table(result: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def sd15_switches(kwargs: dict) -> dict:
-    """Switch name -> how it changes the estimate's keyword arguments (sd15)."""
-    switches = {option: (lambda kw, o=option: dict(kw, memory_options=tuple(sorted({*kw["memory_options"], o}))))
-                for option in ("vae_slicing", "vae_tiling", "attention_slicing")}
-    switches["no_safety_checker"] = lambda kw: dict(kw, safety_checker=False)
-    if kwargs["attention"] == "classic" or kwargs["sdpa_backend"] == "math":
-        switches["default_sdpa"] = lambda kw: dict(kw, attention="sdpa", sdpa_backend="default")
-    if kwargs["dtype"] == "fp32":
-        switches["fp16"] = lambda kw: dict(kw, dtype="fp16")
-    return switches
-
-
-def pipeline_switches(model: str, kwargs: dict) -> dict:
-    """Switch name -> how it changes the estimate's keyword arguments (pipelines other than sd15): the memory
-    options the pipeline offers (``make_config`` refuses the others)."""
-    from symbolic.pipelines.estimate import MEMORY_OPTIONS, make_config
-
-    def offered(option: str) -> bool:
-        try:
-            make_config(model, memory_options=(option,), task=kwargs["task"], attention=kwargs["attention"])
-        except ValueError:
-            return False
-        return True
-
-    return {option: (lambda kw, o=option: dict(kw, memory_options=tuple(sorted({*kw["memory_options"], o}))))
-            for option in MEMORY_OPTIONS if offered(option)}
-
-
-def fitting_switches(estimate, kwargs: dict, switches: dict, budget: int, limit: int = 5) -> list[dict]:
-    """Switch sets (alone, then in pairs, triples...) under which ``estimate(**kwargs)``'s nvidia-smi bytes fit
-    ``budget``; a set is skipped when a subset of it already fits."""
-    found = []
-    names = list(switches)
-    for size in range(1, len(names) + 1):
-        for combo in itertools.combinations(names, size):
-            if any(set(f["switches"]) <= set(combo) for f in found):
-                continue
-            trial = kwargs
-            for name in combo:
-                trial = switches[name](trial)
-            if trial == kwargs:
-                continue  # already on
-            try:
-                result = estimate(**trial)
-            except ValueError:  # a switch this pipeline does not model (e.g. vae_slicing for a video VAE)
-                continue
-            if result["min_gpu_memory_bytes"] <= budget:
-                found.append({"switches": list(combo), "min_gpu_memory_bytes": result["min_gpu_memory_bytes"],
-                              "nvidia_smi_bytes": result["nvidia_smi_bytes"],
-                              "peak_allocated_bytes": result["peak_allocated_bytes"]})
-        if len(found) >= limit:
-            break
-    return found[:limit]
-
-
 def run(args) -> int:
     model = args.model.lower()
     budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
@@ -179,7 +129,7 @@ def run(args) -> int:
         title = (f"sd15 {kwargs['task']} {kwargs['height']}x{kwargs['width']} batch {kwargs['num_images_per_prompt']}"
                  f" guidance {kwargs['guidance_scale']} {kwargs['dtype']} attention={kwargs['attention']}"
                  f"/{kwargs['sdpa_backend']} options={','.join(kwargs['memory_options']) or 'none'}")
-        switcher = (lambda: fitting_switches(estimate_sd15, kwargs, sd15_switches(kwargs), budget))
+        switcher = (lambda: switch_search.search(estimate_sd15, kwargs, switch_search.sd15_switches(kwargs), budget))
     else:
         from symbolic.pipelines.estimate import estimate
 
@@ -189,13 +139,16 @@ def run(args) -> int:
         title = (f"{result['model']} ({result['pipeline']}){frames} {args.height or 'default'}x"
                  f"{args.width or 'default'} batch {args.batch} {result['dtype']} latent "
                  f"{'x'.join(map(str, result['latent_shape']))}")
-        switcher = (lambda: fitting_switches(lambda **kw: estimate(args.model, **kw), kwargs,
-                                             pipeline_switches(args.model, kwargs), budget))
+        switcher = (lambda: switch_search.search(lambda **kw: estimate(args.model, **kw), kwargs,
+                                                 switch_search.pipeline_switches(args.model, kwargs), budget))
     if budget is not None:
         fits = result["min_gpu_memory_bytes"] <= budget
         result = dict(result, gpu_memory_bytes=budget, fits=fits)
         if not fits:
-            result["switches_that_fit"] = switcher()
+            found = switcher()
+            result["switches_that_fit"] = found["fits"]
+            result["switch_search"] = {"combinations_tried": found["tried"], "complete": found["complete"],
+                                       "order": "cheapest first (symbolic.switch_search.COSTS)"}
     if args.json:
         print_json(result)
         return 0
@@ -206,11 +159,13 @@ def run(args) -> int:
               f"{format_bytes(budget)}")
         if not result["fits"]:
             if result.get("switches_that_fit"):
-                print("switches that make it fit:")
+                print("switches that make it fit (cheapest first):")
                 for option in result["switches_that_fit"]:
-                    print(f"  {' + '.join(option['switches']):<45} {format_bytes(option['min_gpu_memory_bytes'])}")
+                    print(f"  {' + '.join(option['switches']):<60} {format_bytes(option['min_gpu_memory_bytes'])}")
             else:
                 print("no combination of switches makes it fit")
+            if not result["switch_search"]["complete"]:
+                print(f"(the search stopped after {result['switch_search']['combinations_tried']} combinations)")
     return 0
 
 
@@ -231,7 +186,7 @@ def pipeline_kwargs(args) -> dict:
               "memory_options": tuple(o for o in (args.memory_option or ()) if o != "none"),
               "devices": 1 if args.devices is None else args.devices, "parallel": args.parallel,
               "attention_backend": args.sdpa_backend, "task": args.task, "attention": args.attention or "sdpa",
-              "framework": framework_of(args)}
+              "framework": framework_of(args), "quantize": tuple(args.quantize or ())}
     if args.guidance_scale is not None:
         kwargs["guidance_scale"] = args.guidance_scale
     if args.dtype is not None:

@@ -8,8 +8,11 @@ a component class does inside a call is the component's own knowledge (``symboli
 spec's. Symbols: T frames, H x W pixels, B batch (images or videos), G classifier-free-guidance copies, b bytes per
 element of the denoiser's dtype, P devices.
 
-Switches modelled here: ``cpu_offload`` (``enable_model_cpu_offload``: only the running component's weights on the
-GPU), ``vae_tiling`` / ``vae_slicing`` (``vae.enable_tiling()`` / ``enable_slicing()``, the VAE's own moments),
+Switches modelled here: ``model_cpu_offload`` (``enable_model_cpu_offload``: only the running component's weights
+on the GPU), ``sequential_cpu_offload`` and ``group_offload:...`` (only the running module's or group's weights,
+``symbolic.offload``), ``layerwise_casting:fp8_*`` (the denoiser stored in fp8, one layer upcast at a time),
+quantized components (``symbolic.quantization``: packed weights, quantization state, the dequantised weight of
+one matmul), ``vae_tiling`` / ``vae_slicing`` (``vae.enable_tiling()`` / ``enable_slicing()``, the VAE's own moments),
 ``attention_slicing`` (the UNet's sliced processor), ``text_encoder_cpu`` (the text encoders run on the CPU), the
 attention kernel (fused SDPA, math SDPA, diffusers' classic ``AttnProcessor`` in UNet pipelines), and many
 GPUs (``devices`` = P): ``ulysses`` / ``ring`` sequence parallelism split the denoiser's token-wise activations over
@@ -24,10 +27,9 @@ from functools import cached_property, lru_cache
 
 import sympy as sp
 
-from symbolic import components
+from symbolic import components, offload, quantization
 from symbolic.algebra import maximum
 from symbolic.allocator import load_allocated_bytes, min_device_bytes
-from symbolic.arch.tensors import Tensor
 from symbolic.arch.vae3d import DecodeShape
 from symbolic.arch.video_transformer import StepShape
 from symbolic.dtypes import BYTES_PER_ELEMENT
@@ -194,6 +196,7 @@ class WeightBreakdown:
     largest_block: int    # elements of the largest repeated block (what FSDP all-gathers at once)
     block_elements: int   # elements inside repeated blocks (what FSDP shards)
     sizes: tuple[int, ...]  # each tensor's bytes, in ``.to()`` order (for the allocator replay)
+    names: tuple[str, ...] = ()  # the tensors' names, beside ``sizes`` (for the offload groups)
 
     def expr(self, b_comp: sp.Expr) -> sp.Expr:
         return self.model_dtype * b_comp + self.fp32 * FP32 + self.fixed_bytes
@@ -207,32 +210,72 @@ def keeps_fp32(comp, dtype: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
-def weights_of(config: PipelineConfig, role: str) -> WeightBreakdown:
+def loaded_tensors(config: PipelineConfig, role: str) -> tuple[tuple[str, int, str], ...]:
+    """Each tensor as ``from_pretrained(torch_dtype=...)`` loads it: (name, bytes, kind), kind ``model`` (the
+    component's dtype), ``fp32`` (a module the library keeps in float32) or ``fixed`` (a non-persistent buffer in
+    its init dtype, an integer buffer)."""
     comp, dtype = component(config.source, role), config.dtype_of(role)
     keep, fixed = keeps_fp32(comp, dtype), dict(comp.fixed_dtype_bytes)
-    model = fp32 = fixed_bytes = in_blocks = 0
-    blocks: dict[str, int] = {}
-    sizes = []
-    t: Tensor
+    out = []
     for t in comp.tensors:
         if t.name in fixed:
-            per = fixed[t.name]
-            fixed_bytes += t.numel * per
+            out.append((t.name, t.numel * fixed[t.name], "fixed"))
         elif not t.floating:
-            per = INT64
-            fixed_bytes += t.numel * per
+            out.append((t.name, t.numel * INT64, "fixed"))
         elif any(k in t.name.split(".") for k in keep):
-            per = FP32
-            fp32 += t.numel
+            out.append((t.name, t.numel * FP32, "fp32"))
         else:
-            per = BYTES_PER_ELEMENT[dtype]
-            model += t.numel
-        sizes.append(t.numel * per)
+            out.append((t.name, t.numel * BYTES_PER_ELEMENT[dtype], "model"))
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def weights_of(config: PipelineConfig, role: str) -> WeightBreakdown:
+    comp = component(config.source, role)
+    loaded = loaded_tensors(config, role)
+    model = sum(t.numel for t, (_, _, kind) in zip(comp.tensors, loaded) if kind == "model")
+    fp32 = sum(t.numel for t, (_, _, kind) in zip(comp.tensors, loaded) if kind == "fp32")
+    fixed_bytes = sum(size for _, size, kind in loaded if kind == "fixed")
+    blocks: dict[str, int] = {}
+    for t in comp.tensors:
         match = _BLOCK.match(t.name)
         if match:
             blocks[match.group(1)] = blocks.get(match.group(1), 0) + t.numel
-            in_blocks += t.numel
-    return WeightBreakdown(model, fp32, fixed_bytes, max(blocks.values(), default=0), in_blocks, tuple(sizes))
+    names, sizes = tuple(name for name, _, _ in loaded), tuple(size for _, size, _ in loaded)
+    stored = stored_sizes(config, role)
+    if stored is not None:  # quantized or cast: every byte is fixed by the scheme at this dtype
+        names, sizes = tuple(n for n, _ in stored), tuple(size for _, size in stored)
+        model, fp32, fixed_bytes = 0, 0, sum(sizes)
+    return WeightBreakdown(model, fp32, fixed_bytes, max(blocks.values(), default=0), sum(blocks.values()), sizes,
+                           names)
+
+
+def stored_sizes(config: PipelineConfig, role: str) -> list[tuple[str, int]] | None:
+    """The tensors as stored when the component is quantized (``symbolic.quantization.quantized_sizes``) or, for
+    the denoiser under ``layerwise_casting``, cast to fp8 storage (``symbolic.offload.layerwise_casting_sizes`` with
+    diffusers' skip patterns for its class); None when neither applies."""
+    scheme = config.scheme_of(role)
+    if scheme is not None:
+        return quantization.quantized_sizes(component(config.source, role), scheme, config.dtype_of(role))
+    if role == config.spec.denoiser and config.layerwise_casting:
+        return casting(config)[0]
+    return None
+
+
+@lru_cache(maxsize=None)
+def casting(config: PipelineConfig) -> tuple[list[tuple[str, int]], int]:
+    """(stored sizes, upcast transient) of the denoiser under ``layerwise_casting`` (``symbolic.offload``)."""
+    role = config.spec.denoiser
+    comp = component(config.source, role)
+    inputs = offload.component_inputs(comp, [size for _, size, _ in loaded_tensors(config, role)])
+    return offload.layerwise_casting_sizes(inputs["names_and_sizes"], BYTES_PER_ELEMENT[config.dtype_of(role)],
+                                           config.layerwise_casting,
+                                           offload.skip_patterns_for(type_name(config, role)),
+                                           ndims=inputs["ndims"], uncastable=inputs["uncastable"])
+
+
+def type_name(config: PipelineConfig, role: str) -> str:
+    return components.class_name_of(config.source.config(role))
 
 
 def component_bytes(config: PipelineConfig, role: str) -> sp.Expr:
@@ -301,11 +344,27 @@ def _on_cpu(config: PipelineConfig, role: str) -> bool:
 
 
 def resident(config: PipelineConfig, role: str) -> bool:
-    return not _on_cpu(config, role) and not config.has("cpu_offload")
+    return not _on_cpu(config, role) and config.offload is None
 
 
-def offloaded(config: PipelineConfig, role: str) -> bool:
-    return not _on_cpu(config, role) and config.has("cpu_offload")
+def onloaded_bytes(config: PipelineConfig, role: str) -> sp.Expr:
+    """The component's weights on the GPU while its stage runs, under the offload switch in force: all of them
+    (``model_cpu_offload``), the largest module's own tensors (``sequential_cpu_offload``), or the largest group
+    with the one prefetched beside it (``group_offload``; ``symbolic.offload``)."""
+    mode = config.offload
+    if mode == "model_cpu_offload":
+        return weights_on_device(config, role)
+    w = weights_of(config, role)
+    comp = component(config.source, role)
+    inputs = offload.component_inputs(comp, list(w.sizes)) if w.names == tuple(t.name for t in comp.tensors) \
+        else {"names_and_sizes": list(zip(w.names, w.sizes)), "buffers": (), "non_persistent": ()}
+    if mode == "sequential_cpu_offload":
+        return sp.Integer(offload.sequential_offload_bytes(inputs["names_and_sizes"], buffers=inputs["buffers"],
+                                                           non_persistent=inputs["non_persistent"]))
+    switch = offload.parse_switch(mode)
+    return sp.Integer(offload.group_offload_bytes(inputs["names_and_sizes"], switch.mode, switch.blocks_per_group,
+                                                  switch.stream, block_modules=offload.block_modules_for(
+                                                      type_name(config, role))))
 
 
 def stage_of(config: PipelineConfig, role: str) -> str | None:
@@ -335,8 +394,31 @@ def weights_resident(config, role):
                          source="diffusers DiffusionPipeline.enable_model_cpu_offload (accelerate cpu_offload_with_hook)")
 def weights_offloaded(config, role):
     """With model CPU offload a component is moved to the GPU when its forward is called and back when the next
-    component's hook fires: its stage holds its weights only."""
-    return weights_on_device(config, role) if offloaded(config, role) and stage_of(config, role) else 0
+    component's hook fires: its stage holds its weights only. With sequential or group offload only the running
+    module or group (and the prefetched next one) is on the GPU (``onloaded_bytes``)."""
+    if _on_cpu(config, role) or config.offload is None or not stage_of(config, role):
+        return 0
+    return onloaded_bytes(config, role)
+
+
+@PIPELINE_TERMS.register("quantization.dequantized_weight", category=Category.WORKSPACE, stage="own", per="role",
+                         source="bitsandbytes / torchao / diffusers GGUF linear forwards (symbolic/quantization.py)")
+def dequantized_weight(config, role):
+    """A quantized component's matmul works on a dequantised copy of one Linear's weight (bnb 4-bit, torchao int8
+    weight-only, GGUF; none for bnb int8 and torchao int4): the largest one is live during its layer's forward
+    (``quantization.dequant_transient_bytes``), counted at every moment of the stage."""
+    scheme = config.scheme_of(role)
+    if scheme is None or _on_cpu(config, role) or not stage_of(config, role):
+        return 0
+    return quantization.dequant_transient_bytes(component(config.source, role), scheme, config.dtype_of(role))
+
+
+@PIPELINE_TERMS.register("layerwise_casting.upcast", category=Category.WORKSPACE, stage="denoiser",
+                         source="diffusers hooks/layerwise_casting.py LayerwiseCastingHook")
+def layerwise_upcast(config):
+    """Under ``layerwise_casting`` each cast layer's weights are upcast to the compute dtype for its forward and
+    cast back after: the largest layer's extra bytes are live during it (``offload.layerwise_casting_sizes``)."""
+    return casting(config)[1] if config.layerwise_casting else 0
 
 
 @PIPELINE_TERMS.register("allocator.weights_rounding", category=Category.ALLOCATOR, stage=Stage.RESIDENT,

@@ -22,6 +22,8 @@ class PipelineConfig:
     attention: str = "flash"
     framework: Framework = field(default_factory=default_framework)
     task: str = "txt2img"
+    #: ``(role, scheme)`` pairs: the component loaded with that quantization (``symbolic.quantization``).
+    quantize: tuple[tuple[str, str], ...] = ()
 
     @property
     def spec(self):
@@ -53,6 +55,23 @@ class PipelineConfig:
 
     def has(self, option: str) -> bool:
         return option in self.memory_options
+
+    def scheme_of(self, role: str) -> str | None:
+        return dict(self.quantize).get(role)
+
+    @property
+    def offload(self) -> str | None:
+        """The offload switch in force: ``model_cpu_offload``, ``sequential_cpu_offload``, a ``group_offload:...``
+        string, or None (every component on the GPU)."""
+        found = [o for o in self.memory_options if o in ("model_cpu_offload", "sequential_cpu_offload")
+                 or o.startswith("group_offload:")]
+        return found[0] if found else None
+
+    @property
+    def layerwise_casting(self) -> str | None:
+        """The fp8 storage dtype of the denoiser under ``layerwise_casting:<dtype>`` (None: off)."""
+        found = [o.split(":", 1)[1] for o in self.memory_options if o.startswith("layerwise_casting:")]
+        return found[0] if found else None
 
     @property
     def denoiser_attention(self) -> str:

@@ -16,12 +16,35 @@ from symbolic.framework import Framework
 from symbolic.pipelines import catalog
 from symbolic.validation import choice, guidance_copies, positive_int
 
-MEMORY_OPTIONS = ("cpu_offload", "vae_tiling", "vae_slicing", "attention_slicing", "text_encoder_cpu")
+#: Switches without arguments. Parametrised ones: ``group_offload:block_level:N[:stream]``,
+#: ``group_offload:leaf_level[:stream]``, ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (``symbolic.offload``).
+MEMORY_OPTIONS = ("model_cpu_offload", "sequential_cpu_offload", "vae_tiling", "vae_slicing", "attention_slicing",
+                  "text_encoder_cpu")
+#: Other names of the same switches.
+ALIASES = {"cpu_offload": "model_cpu_offload"}
+#: The switches the fit search tries beyond MEMORY_OPTIONS (one of each parametrised kind).
+SEARCHED_SWITCHES = ("group_offload:block_level:1:stream", "group_offload:leaf_level:stream",
+                     "layerwise_casting:fp8_e4m3")
 ATTENTION = ("sdpa", "classic")
 PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
 #: SDPA kernels: torch's choice, or one forced with ``sdpa_kernel`` (flash and memory-efficient store the same: no N x N
 #: scores, so both are the fused kernel here).
 ATTENTION_BACKENDS = ("default", "flash", "efficient", "math")
+
+
+def _memory_option(option: str) -> str:
+    """One option in its canonical spelling; a ValueError naming ``memory_options`` for an unknown or malformed one."""
+    from symbolic.offload import parse_switch
+
+    option = ALIASES.get(option.strip(), option.strip())
+    if option in MEMORY_OPTIONS:
+        return option
+    if option.startswith(("group_offload", "layerwise_casting")):
+        parse_switch(option)  # raises naming memory_options
+        return option
+    raise ValueError(f"memory_options: unknown option {option!r}; known: {', '.join(MEMORY_OPTIONS)}, "
+                     f"group_offload:block_level:N[:stream], group_offload:leaf_level[:stream], "
+                     f"layerwise_casting:fp8_e4m3|fp8_e5m2 (cpu_offload is model_cpu_offload)")
 
 
 def _memory_options(memory_options: object) -> frozenset:
@@ -35,15 +58,53 @@ def _memory_options(memory_options: object) -> frozenset:
     bad = [o for o in options if not isinstance(o, str)]
     if bad:
         raise ValueError(f"memory_options: option names must be strings, got {bad[0]!r}")
-    unknown = sorted(o for o in set(options) - {"none"} if o not in MEMORY_OPTIONS)
-    if unknown:
-        raise ValueError(f"memory_options: unknown option(s) {', '.join(unknown)}; known: {', '.join(MEMORY_OPTIONS)}")
-    return frozenset(options) - {"none"}
+    chosen = frozenset(_memory_option(o) for o in options if o.strip() != "none")
+    offloads = sorted(o for o in chosen if o.endswith("cpu_offload") or o.startswith("group_offload"))
+    if len(offloads) > 1:
+        raise ValueError(f"memory_options: {' and '.join(offloads)} exclude each other (diffusers moves the weights "
+                         f"one way)")
+    if len([o for o in chosen if o.startswith("layerwise_casting")]) > 1:
+        raise ValueError("memory_options: one layerwise_casting storage dtype at most")
+    return chosen
+
+
+def _quantize(quantize: object, source) -> tuple[tuple[str, str], ...]:
+    """``{role: scheme}`` (or ``["role=scheme", ...]``) -> sorted pairs, each checked against the component."""
+    from symbolic import quantization
+    from symbolic.components import class_name_of
+
+    if quantize is None:
+        return ()
+    if isinstance(quantize, str):
+        quantize = (quantize,)
+    if isinstance(quantize, dict):
+        pairs = list(quantize.items())
+    elif isinstance(quantize, Iterable):
+        pairs = []
+        for item in quantize:
+            if not isinstance(item, str) or "=" not in item:
+                raise ValueError(f"quantize: must be COMPONENT=SCHEME, got {item!r}")
+            role, _, scheme = item.partition("=")
+            pairs.append((role.strip(), scheme.strip()))
+    else:
+        raise ValueError(f"quantize: must be a mapping of component to scheme, got {quantize!r}")
+    seen = {}
+    for role, scheme in pairs:
+        if role not in source.roles:
+            raise ValueError(f"quantize: {source.name} has no component {role!r}; it has {', '.join(source.roles)}")
+        scheme = choice(scheme, "quantize", quantization.SCHEMES)
+        name = class_name_of(source.config(role))
+        if not quantization.applies(name, scheme):
+            raise ValueError(f"quantize: {scheme} does not apply to {role} ({name}); it supports "
+                             f"{', '.join(quantization.supported(name)) or 'none'}")
+        if seen.setdefault(role, scheme) != scheme:
+            raise ValueError(f"quantize: {role} given twice")
+    return tuple(sorted(seen.items()))
 
 
 def make_config(model: object, dtype: object = None, memory_options: object = (), parallel: object = None,
                 attention_backend: object = "default", framework: Framework | None = None, task: object = None,
-                attention: object = "sdpa"):
+                attention: object = "sdpa", quantize: object = None):
     """The configuration of one call; an option the pipeline does not offer is refused naming its argument."""
     from symbolic.pipelines.config import PipelineConfig
 
@@ -66,8 +127,34 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
                              f"{source.name}")
         if "attention_slicing" in options:
             raise ValueError(f"memory_options: attention_slicing applies to UNet pipelines, not to {source.name}")
+    quantized = _quantize(quantize, source)
+    _check_switches(source, options, quantized, parallel)
     kernel = "classic" if attention == "classic" else ("math" if backend == "math" else "flash")
-    return PipelineConfig(source, dtype, options, parallel, kernel, task=task, **extra)
+    return PipelineConfig(source, dtype, options, parallel, kernel, task=task, quantize=quantized, **extra)
+
+
+def _check_switches(source, options: frozenset, quantized: tuple, parallel) -> None:
+    """Switch combinations diffusers refuses or that are not modelled: named, never ignored."""
+    from symbolic import offload
+    from symbolic.components import class_name_of
+
+    spec = source.spec
+    casting = [o for o in options if o.startswith("layerwise_casting")]
+    moving = [o for o in options if o == "sequential_cpu_offload" or o.startswith("group_offload")]
+    if (casting or moving or quantized) and parallel is not None:
+        raise ValueError(f"parallel: {parallel} with quantization, offload or layerwise casting is not modelled")
+    if casting:
+        name = class_name_of(source.config(spec.denoiser))
+        if "_class_name" not in source.config(spec.denoiser):
+            raise ValueError(f"memory_options: {casting[0]} needs a diffusers denoiser, {name} is not one")
+        if spec.denoiser in dict(quantized):
+            raise ValueError(f"memory_options: {casting[0]} and quantize {spec.denoiser} exclude each other")
+    for switch in moving:
+        for role in source.roles:
+            config = source.config(role)
+            library = "diffusers" if "_class_name" in config else "transformers"
+            if not offload.applies(switch, library, class_name_of(config)):
+                raise ValueError(f"memory_options: {switch} does not apply to {role} ({class_name_of(config)})")
 
 
 def pipeline_model(model: str, **config):
@@ -167,13 +254,17 @@ def evaluate(config, values: dict[str, int]) -> dict:
 def estimate(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
              batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
              devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
-             framework: Framework | None = None, task: str | None = None, attention: str = "sdpa") -> dict:
+             framework: Framework | None = None, task: str | None = None, attention: str = "sdpa",
+             quantize=None) -> dict:
     """Peak GPU memory (bytes, per device) of one text-to-image / text-to-video call of a diffusers pipeline:
     a bundled id (``symbolic.pipelines.catalog.CATALOG``), its Hub id, or a folder holding ``model_index.json`` and
     the components' ``config.json`` files. Sizes, frames and guidance default to the pipeline's own defaults.
     ``task``: ``txt2img`` (text-to-image or text-to-video) or, where the pipeline has an image-to-image sibling,
     ``img2img``. ``attention``: ``sdpa`` or ``classic`` (UNet pipelines). ``memory_options``: any of
-    ``MEMORY_OPTIONS`` the pipeline offers.
+    ``MEMORY_OPTIONS`` the pipeline offers, one offload mode at most (``model_cpu_offload``,
+    ``sequential_cpu_offload``, ``group_offload:block_level:N[:stream]``, ``group_offload:leaf_level[:stream]``) and
+    ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (the denoiser's storage). ``quantize``: ``{role: scheme}`` or
+    ``["role=scheme"]``, schemes of ``symbolic.quantization.SCHEMES``.
 
     Returns ``peak_allocated_bytes`` (``torch.cuda.max_memory_allocated``), ``peak_reserved_bytes`` (the caching
     allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage activation,
@@ -182,7 +273,8 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     resident weights included), ``component_weights_bytes`` (by role), ``stage_activation_bytes`` (stage peak minus
     the weights resident then), ``latent_shape`` and ``tokens`` (the denoiser's self-attention sequence length).
     """
-    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention)
+    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention,
+                         quantize)
     return evaluate(config, values_of(config, frames, height, width, batch, guidance_scale, devices))
 
 

@@ -1,4 +1,9 @@
-"""Predict every row of a measurement CSV and compare with the measured columns where present."""
+"""Predict every row of a measurement CSV and compare with the measured columns where present.
+
+Rows of SD 1.5 (no ``model`` column, or ``model`` = ``sd15``) go through the hand-built SD 1.5 model; rows of any
+other pipeline (``model`` a bundled id, Hub id or folder, as ``scripts/measure_gpu.py`` writes them) through
+``symbolic.pipelines.estimate``, with ``frames`` where the pipeline makes videos, ``dtype`` ``default`` for the
+catalog's per-component dtypes and ``memory_option`` switches joined by ``+``."""
 from __future__ import annotations
 
 import csv
@@ -14,7 +19,8 @@ from symbolic.validation import parse_int, parse_number
 
 INPUT_COLUMNS = ("task", "attention", "sdpa_backend", "memory_option", "dtype", "height", "width",
                  "num_images_per_prompt", "guidance_scale", "prompt_tokens")
-STAGES = ("text_encoder", "vae_encode", "unet_step", "vae_decode", "safety_checker")
+STAGES = ("text_encoder", "text_encoder_2", "text_encoder_3", "vae_encode", "unet_step", "transformer_step",
+          "vae_decode", "safety_checker")
 #: Measured column -> predicted key, for the whole-run quantities.
 TOTALS = {"peak_allocated_bytes": "peak_allocated_bytes", "peak_reserved_bytes": "peak_reserved_bytes",
           "driver_used_bytes": "nvidia_smi_bytes"}
@@ -62,7 +68,11 @@ def parse_inputs(row: Mapping, line: int) -> dict:
         if not isinstance(row[column], str):
             raise ValueError(f"row {line}: column {column!r} must be text, got {row[column]!r}")
     guidance = parse_number(row["guidance_scale"], f"row {line}: column 'guidance_scale'")
-    return {"task": row["task"], "attention": row["attention"], "sdpa_backend": row["sdpa_backend"],
+    model = row.get("model") or "sd15"
+    if not isinstance(model, str):
+        raise ValueError(f"row {line}: column 'model' must be text, got {model!r}")
+    frames = _int(row, "frames", line) if row.get("frames") not in (None, "") else None
+    return {"model": model, "frames": frames, "task": row["task"], "attention": row["attention"], "sdpa_backend": row["sdpa_backend"],
             "memory_option": row["memory_option"], "dtype": row["dtype"],
             "height": _int(row, "height", line), "width": _int(row, "width", line),
             "num_images_per_prompt": _int(row, "num_images_per_prompt", line), "guidance_scale": guidance,
@@ -70,9 +80,18 @@ def parse_inputs(row: Mapping, line: int) -> dict:
 
 
 def predict(inputs: dict) -> dict:
+    options = tuple(o for o in inputs["memory_option"].split("+") if o and o != "none")
+    if inputs.get("model", "sd15").strip().lower() != "sd15":
+        from symbolic.pipelines.estimate import estimate
+
+        return estimate(inputs["model"], inputs["height"], inputs["width"], frames=inputs.get("frames"),
+                        batch=inputs["num_images_per_prompt"], guidance_scale=inputs["guidance_scale"],
+                        dtype=None if inputs["dtype"] == "default" else inputs["dtype"], memory_options=options,
+                        task=inputs["task"], attention=inputs["attention"], attention_backend=inputs["sdpa_backend"])
+    if inputs.get("frames") is not None:
+        raise ValueError("column 'frames': sd15 makes images")
     from symbolic.pipelines.sd15.api import estimate_sd15
 
-    options = tuple(o for o in inputs["memory_option"].split("+") if o)
     return estimate_sd15(inputs["height"], inputs["width"], task=inputs["task"],
                          num_images_per_prompt=inputs["num_images_per_prompt"],
                          guidance_scale=inputs["guidance_scale"], prompt_tokens=inputs["prompt_tokens"],
@@ -154,7 +173,7 @@ def validate_rows(rows: list[dict]) -> list[RowResult]:
             if row.get(column) not in (None, "") and stage in estimate["stages"]:
                 result.measured[column] = _measured(row, column, line)
                 result.errors[column] = estimate["stages"][stage] / result.measured[column] - 1
-        if "peak_allocated_bytes" in result.measured:
+        if "peak_allocated_bytes" in result.measured and inputs["model"].strip().lower() == "sd15":
             result.baseline_bytes = seed_formula_bytes(inputs["height"], inputs["width"], inputs["prompt_tokens"],
                                                        batch=inputs["num_images_per_prompt"])
             result.baseline_error = result.baseline_bytes / result.measured["peak_allocated_bytes"] - 1

@@ -49,6 +49,9 @@ def test_every_stage_equals_the_hand_built_model(setting, h, w, n, guidance, dty
     for stage, value in theirs["stages"].items():
         assert ours["stages"][stage] == value + (extra if stage == "unet_step" else 0), stage
     assert ours["weights_bytes"] == theirs["weights_bytes"]
+    assert ours["component_weights_bytes"] == theirs["component_weights_bytes"]
+    for stage, value in theirs["stage_activation_bytes"].items():
+        assert ours["stage_activation_bytes"][stage] == value + (extra if stage == "unet_step" else 0), stage
 
 
 def _measured_rows() -> list[dict]:

@@ -23,6 +23,8 @@ def _build(config) -> dict:
                "nvidia_smi_bytes": model.nvidia_smi, "min_gpu_memory_bytes": model.min_gpu_memory,
                "weights_bytes": model.weights}
     outputs.update({f"stage:{stage.value}": expr for stage, expr in model.stage_peaks.items()})
+    outputs.update({f"activation:{stage.value}": expr for stage, expr in model.stage_activations.items()})
+    outputs.update({f"component:{role}": expr for role, expr in model.component_weights.items()})
     return {"args": list(ARG_NAMES), "outputs": {name: exact_source(expr) for name, expr in outputs.items()}}
 
 
@@ -36,10 +38,15 @@ def evaluate(config, values: dict[str, int]) -> dict:
     arg_names, functions = compiled(config)
     args = positional(arg_names, values)
     result = {name: as_integer(functions[name](*args)) for name in TOTALS}
-    stages = {name.split(":", 1)[1]: as_integer(fn(*args)) for name, fn in functions.items() if name.startswith("stage:")}
+    def prefixed(prefix: str) -> dict:
+        return {name.split(":", 1)[1]: as_integer(fn(*args)) for name, fn in functions.items()
+                if name.startswith(prefix)}
+
+    stages = prefixed("stage:")
     peak_stage = max(stages, key=stages.get)
     return {"peak_allocated_bytes": result["peak_allocated_bytes"],
             "peak_reserved_bytes": result["peak_reserved_bytes"],
             "nvidia_smi_bytes": result["nvidia_smi_bytes"], "min_gpu_memory_bytes": result["min_gpu_memory_bytes"],
             "peak_stage": peak_stage,
-            "weights_bytes": result["weights_bytes"], "stages": stages}
+            "weights_bytes": result["weights_bytes"], "stages": stages,
+            "component_weights_bytes": prefixed("component:"), "stage_activation_bytes": prefixed("activation:")}

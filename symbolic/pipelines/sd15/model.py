@@ -88,6 +88,24 @@ class SD15Model(StagedModel):
         return self.peak_reserved + fw.cuda_context_bytes + fw.driver_extra_bytes
 
     @cached_property
+    def component_weights(self) -> dict[str, sp.Expr]:
+        """Parameters and buffers per component (the pipeline's roles), from the weight terms."""
+        roles = {"safety_checker_weights": "safety_checker", "text_encoder_weights": "text_encoder",
+                 "unet_weights": "unet", "vae_encoder_weights": "vae", "vae_decoder_weights": "vae"}
+        out: dict[str, sp.Expr] = {}
+        for t in self.terms:
+            if t.name in roles:
+                out[roles[t.name]] = out.get(roles[t.name], sp.Integer(0)) + t.expr
+        return dict(sorted(out.items()))
+
+    @cached_property
+    def stage_activations(self) -> dict[Stage, sp.Expr]:
+        """Each stage's peak minus the weights and their allocator rounding (as the generic pipeline model)."""
+        weights = sp.Add(*(t.expr for t in self.terms_of(Stage.RESIDENT)
+                           if t.category in (Category.WEIGHTS, Category.ALLOCATOR)))
+        return {stage: peak - weights for stage, peak in self.stage_peaks.items()}
+
+    @cached_property
     def min_gpu_memory(self) -> sp.Expr:
         """The smallest device memory with which the call completes (``symbolic.allocator.min_device_bytes``)."""
         return min_device_bytes(self.peak_allocated, self.weights_segment_slack, self.config.framework)

@@ -12,6 +12,7 @@ import statistics
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from symbolic.baselines import seed_formula_bytes
@@ -79,24 +80,92 @@ def parse_inputs(row: Mapping, line: int) -> dict:
             "prompt_tokens": _int(row, "prompt_tokens", line)}
 
 
+def _is_sd15(inputs: dict) -> bool:
+    return inputs.get("model", "sd15").strip().lower() == "sd15"
+
+
+def _options(inputs: dict) -> tuple[str, ...]:
+    return tuple(o for o in inputs["memory_option"].split("+") if o and o != "none")
+
+
+#: The inputs that make a configuration (one closed form); the others are symbol values.
+CONFIG_INPUTS = ("model", "task", "attention", "sdpa_backend", "memory_option", "dtype")
+
+
+@lru_cache(maxsize=None)
+def config_of(key: tuple):
+    """The configuration of rows whose ``CONFIG_INPUTS`` are ``key`` (built once per distinct key)."""
+    inputs = dict(zip(CONFIG_INPUTS, key))
+    if _is_sd15(inputs):
+        from symbolic.pipelines.sd15.api import make_config
+
+        return make_config(inputs["task"], inputs["attention"], inputs["sdpa_backend"], _options(inputs),
+                           inputs["dtype"])
+    from symbolic.pipelines.estimate import make_config
+
+    return make_config(inputs["model"], None if inputs["dtype"] == "default" else inputs["dtype"],
+                       _options(inputs), None, inputs["sdpa_backend"], None, inputs["task"], inputs["attention"])
+
+
+def configure(inputs: dict):
+    """(configuration, symbol values) of one row: the single-point API's own validation, without evaluating."""
+    config = config_of(tuple(inputs.get(name, "sd15") if name == "model" else inputs[name] for name in CONFIG_INPUTS))
+    if _is_sd15(inputs):
+        from symbolic.pipelines.sd15.api import point
+
+        if inputs.get("frames") is not None:
+            raise ValueError("column 'frames': sd15 makes images")
+        return config, point(config, inputs["height"], inputs["width"], inputs["num_images_per_prompt"],
+                             inputs["guidance_scale"], inputs["prompt_tokens"])
+    from symbolic.pipelines.estimate import values_of
+
+    return config, values_of(config, inputs.get("frames"), inputs["height"], inputs["width"],
+                             inputs["num_images_per_prompt"], inputs["guidance_scale"], 1)
+
+
 def predict(inputs: dict) -> dict:
-    options = tuple(o for o in inputs["memory_option"].split("+") if o and o != "none")
-    if inputs.get("model", "sd15").strip().lower() != "sd15":
-        from symbolic.pipelines.estimate import estimate
+    """The API's estimate for one row (one point, exact)."""
+    config, values = configure(inputs)
+    if _is_sd15(inputs):
+        from symbolic.pipelines.sd15.evaluate import evaluate
+    else:
+        from symbolic.pipelines.estimate import evaluate
+    return evaluate(config, values)
 
-        return estimate(inputs["model"], inputs["height"], inputs["width"], frames=inputs.get("frames"),
-                        batch=inputs["num_images_per_prompt"], guidance_scale=inputs["guidance_scale"],
-                        dtype=None if inputs["dtype"] == "default" else inputs["dtype"], memory_options=options,
-                        task=inputs["task"], attention=inputs["attention"], attention_backend=inputs["sdpa_backend"])
-    if inputs.get("frames") is not None:
-        raise ValueError("column 'frames': sd15 makes images")
-    from symbolic.pipelines.sd15.api import estimate_sd15
 
-    return estimate_sd15(inputs["height"], inputs["width"], task=inputs["task"],
-                         num_images_per_prompt=inputs["num_images_per_prompt"],
-                         guidance_scale=inputs["guidance_scale"], prompt_tokens=inputs["prompt_tokens"],
-                         attention=inputs["attention"], sdpa_backend=inputs["sdpa_backend"], dtype=inputs["dtype"],
-                         memory_options=options)
+def predict_all(rows: list[tuple[int, dict]]) -> list[dict]:
+    """The estimates of many rows ((line, inputs) pairs): rows of one configuration are evaluated together over
+    arrays (``symbolic.bulk``), exactly the values ``predict`` gives one by one."""
+    from symbolic.bulk import evaluate_many
+
+    groups: dict[object, list[int]] = {}
+    prepared = []
+    for index, (line, inputs) in enumerate(rows):
+        try:
+            config, values = configure(inputs)
+        except ValueError as exc:
+            raise ValueError(f"row {line}: {exc}") from None
+        prepared.append((config, values))
+        groups.setdefault((_is_sd15(inputs), config), []).append(index)
+    results: list[dict | None] = [None] * len(rows)
+    for (sd15, config), indices in groups.items():
+        points = [prepared[i][1] for i in indices]
+        if sd15:
+            from symbolic.exact_runtime import as_integer
+            from symbolic.pipelines.sd15.evaluate import api_outputs, shape
+
+            outs = evaluate_many(api_outputs(config), points, as_integer)
+            shaped = [shape(out) for out in outs]
+        else:
+            from symbolic.pipelines.build import pipeline_model
+            from symbolic.pipelines.estimate import _ceil_int, compiled, shape
+
+            entry = compiled(config)[0]
+            outs = evaluate_many(pipeline_model(config).outputs(), points, _ceil_int)
+            shaped = [shape(config, entry, out) for out in outs]
+        for i, result in zip(indices, shaped):
+            results[i] = result
+    return results
 
 
 def read_rows(path: str | Path) -> list[dict]:
@@ -154,15 +223,14 @@ def validate_rows(rows: list[dict]) -> list[RowResult]:
     present. Bad input raises a ValueError naming ``rows`` or the row and column."""
     if rows is None or isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__"):
         raise ValueError(f"rows: must be a list of dicts (column -> CSV text), got {type(rows).__name__}")
-    results = []
+    parsed = []
     for line, row in enumerate(rows, start=2):
         if not isinstance(row, Mapping):
             raise ValueError(f"rows: row {line} must be a dict (column -> CSV text), got {type(row).__name__}")
-        inputs = parse_inputs(row, line)
-        try:
-            estimate = predict(inputs)
-        except ValueError as exc:
-            raise ValueError(f"row {line}: {exc}") from None
+        parsed.append((line, row, parse_inputs(row, line)))
+    estimates = predict_all([(line, inputs) for line, _, inputs in parsed])
+    results = []
+    for (line, row, inputs), estimate in zip(parsed, estimates):
         result = RowResult(inputs, estimate)
         for column, key in TOTALS.items():
             if row.get(column) not in (None, ""):

@@ -230,7 +230,11 @@ def _ceil_int(value) -> int:
 def evaluate(config, values: dict[str, int]) -> dict:
     entry, functions = compiled(config)
     args = positional(entry["args"], values)
-    out = {name: _ceil_int(fn(*args)) for name, fn in functions.items()}
+    return shape(config, entry, {name: _ceil_int(fn(*args)) for name, fn in functions.items()})
+
+
+def shape(config, entry: dict, out: dict) -> dict:
+    """The API's result from the outputs' values (one point) and the entry's stage, role and latent lists."""
     stages = {s: out[f"stage:{s}"] for s in entry["stages"]}
     return {
         "model": config.source.name,

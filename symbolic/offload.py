@@ -94,7 +94,7 @@ def parse_switch(text: str) -> Switch:
         if stream:
             rest = rest[:-1]
         if rest[:1] == ["block_level"]:
-            if len(rest) != 2 or not rest[1].isdigit() or int(rest[1]) < 1:
+            if len(rest) != 2 or not re.fullmatch(r"[0-9]+", rest[1]) or int(rest[1]) < 1:
                 raise _bad(text, "block_level needs a positive integer N: group_offload:block_level:N")
             return Switch("group_offload", "block_level", int(rest[1]), stream, text=text)
         if rest == ["leaf_level"]:

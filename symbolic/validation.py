@@ -6,12 +6,25 @@ import numbers
 import re
 
 
-def positive_int(value: object, argument: str) -> int:
-    """Return ``value`` as an int if it is an integer >= 1 (bools are not integers), else raise ValueError."""
+#: Largest count (size, batch, frames, tokens, devices) the CLI takes, and the APIs that compute in floats should
+#: take: 2**53, the range in which a float holds every integer. Far beyond any real pipeline call, and products of a
+#: few such counts stay well inside a float (a 400-digit size overflowed to a traceback). Not the default of
+#: ``positive_int``: the video-latent API is exact at any size.
+MAX_COUNT = 2**53
+
+
+def positive_int(value: object, argument: str, maximum: int | None = None) -> int:
+    """Return ``value`` as an int if it is an integer >= 1 (bools are not integers) and at most ``maximum`` (if
+    given, e.g. ``MAX_COUNT``), else raise a ValueError naming ``argument``."""
+    if type(value) is int and value >= 1 and (maximum is None or value <= maximum):
+        return value  # the common case, without the ABC checks below (validate checks every row)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{argument}: must be an integer >= 1, got {value!r} ({type(value).__name__})")
+        raise ValueError(f"{argument}: must be an integer >= 1, got {_shown(value)} ({type(value).__name__})")
     if value < 1:
-        raise ValueError(f"{argument}: must be an integer >= 1, got {value!r}")
+        raise ValueError(f"{argument}: must be an integer >= 1, got {_shown(value)}")
+    if maximum is not None and value > maximum:
+        shown_max = "2**53 (9007199254740992)" if maximum == MAX_COUNT else str(maximum)
+        raise ValueError(f"{argument}: must be at most {shown_max}, got {_shown(value)}")
     return int(value)
 
 
@@ -87,5 +100,7 @@ def parse_number(text: object, argument: str) -> float:
 
 def _shown(text: object, limit: int = 60) -> str:
     """``repr`` of a value, shortened for an error message that must stay one readable line."""
+    if isinstance(text, int) and not isinstance(text, bool) and text.bit_length() > 3000:
+        return f"an integer of about {int(text.bit_length() * 0.30103)} digits"  # repr() refuses past 4300 digits
     shown = repr(text)
     return shown if len(shown) <= limit else f"{shown[:limit - 15]}... ({len(str(text))} characters)"

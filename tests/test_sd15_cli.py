@@ -261,7 +261,7 @@ def test_bad_input_subprocess(tmp_path, case, needle):
 
 @pytest.mark.parametrize("case, names", [
     ("height-0", "height"), ("height-abc", "--height"), ("height-4.5", "--height"), ("dtype-fp64", "dtype"),
-    ("memory-option-bogus", "memory-option"), ("gpu-memory-12XB", "--gpu-memory"), ("batch-0", "num_images_per_prompt"),
+    ("memory-option-bogus", "memory-option"), ("gpu-memory-12XB", "--gpu-memory"), ("batch-0", "--batch"),
     ("validate-lacking-columns", "lacks input column"), ("validate-bad-number", "'height'"),
 ])
 def test_bad_input_message_names_the_argument(capsys, tmp_path, case, names):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from symbolic.commands.common import print_json
-from symbolic.commands.config_args import add_config_arguments, config_kwargs
+from symbolic.commands.config_args import add_config_arguments, config_kwargs, with_flag_names
+from symbolic.validation import positive_int
 
 NAME = "asymptotics"
 HELP = "leading-order term of the peak as H = W = s grows, and the sizes where terms cross"
@@ -26,12 +27,12 @@ def run(args) -> int:
     from symbolic.asymptotics import analyse, kernel_configs
 
     kwargs = config_kwargs(args)
-    common = {"num_images_per_prompt": args.batch, "guidance_scale": args.guidance_scale}
-    result = analyse(**common, **kwargs)
+    common = {"num_images_per_prompt": positive_int(args.batch, "--batch"), "guidance_scale": args.guidance_scale}
+    result = with_flag_names(lambda: analyse(**common, **kwargs))
     if args.all_backends:
         result["per_backend"] = {}
         for name, extra in kernel_configs(args.model).items():
-            other = analyse(**common, **dict(kwargs, **extra))
+            other = with_flag_names(lambda: analyse(**common, **dict(kwargs, **extra)))
             result["per_backend"][name] = {k: other[k] for k in ("leading_order", "leading_coefficient", "leading_term")}
     if args.json:
         print_json(result)

@@ -8,23 +8,41 @@ import sys
 
 def integer(text: str) -> int:
     """argparse type for integers: plain ASCII integers only (refuses 4.5, 5_12, non-ASCII digits, abc; the shared
-    ``parse_int`` grammar), and leaves the >= 1 rule to the API's message."""
-    from symbolic.validation import parse_int
+    ``parse_int`` grammar) up to ``MAX_COUNT`` (2**53: no count a pipeline call has comes near it, and larger ones
+    overflowed floats in the estimates), and leaves the >= 1 rule to the API's message."""
+    from symbolic.validation import MAX_COUNT, parse_int
 
     try:
-        return parse_int(text, "value")
+        value = parse_int(text, "value")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most 2**53 ({MAX_COUNT}), got {text.strip()[:40]!r}"
+                                         f"{'...' if len(text.strip()) > 40 else ''}")
+    return value
+
+
+def number(text: str) -> float:
+    """argparse type for decimal numbers: the shared ``parse_number`` grammar (finite ASCII decimals; refuses inf,
+    nan, 1_0, non-ASCII digits and empty text)."""
+    from symbolic.validation import parse_number
+
+    try:
+        return parse_number(text, "value")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
 
 
-def number(text: str) -> float:
+def renamed(call, flags: dict):
+    """``call()``, with a ValueError's leading API argument name (``"batch: ..."``) replaced by the flag that sets it
+    (``flags`` maps argument names to flags), so a CLI message names what the user typed."""
     try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
+        return call()
+    except ValueError as exc:
+        argument, sep, rest = str(exc).partition(": ")
+        if sep and argument in flags:
+            raise ValueError(f"{flags[argument]}: {rest}") from None
+        raise
 
 
 def print_json(obj) -> None:

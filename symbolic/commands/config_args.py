@@ -2,9 +2,20 @@
 other pipeline (``symbolic.pipelines.estimate``): one parser, the arguments each API takes."""
 from __future__ import annotations
 
-from symbolic.commands.common import integer, number
+from symbolic.commands.common import integer, number, renamed
 
 SD15_MEMORY_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
+#: The APIs' argument names (SD 1.5's and the generic pipelines') -> the flags that set them.
+FLAGS = {"model": "MODEL", "task": "--task", "num_images_per_prompt": "--batch", "batch": "--batch",
+         "frames": "--frames", "guidance_scale": "--guidance-scale", "attention": "--attention",
+         "sdpa_backend": "--sdpa-backend", "attention_backend": "--sdpa-backend", "dtype": "--dtype",
+         "memory_options": "--memory-option", "safety_checker": "--no-safety-checker", "budget": "--gpu-memory",
+         "criterion": "--criterion"}
+
+
+def with_flag_names(call):
+    """``call()``, with an API error's leading argument name replaced by the flag that sets it."""
+    return renamed(call, FLAGS)
 
 
 def add_config_arguments(parser) -> None:
@@ -43,7 +54,7 @@ def config_kwargs(args) -> dict:
         if args.frames is not None:
             raise ValueError("--frames: sd15 makes images; leave --frames out")
         return {"model": "sd15", "task": args.task or "img2img", "attention": args.attention or "sdpa",
-                "sdpa_backend": args.sdpa_backend, "dtype": args.dtype or "fp16", "memory_options": options,
+                "sdpa_backend": args.sdpa_backend, "dtype": "fp16" if args.dtype is None else args.dtype, "memory_options": options,
                 "safety_checker": not args.no_safety_checker}
     if args.no_safety_checker:
         raise ValueError(f"--no-safety-checker: does not apply to {args.model}")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from symbolic import switch_search
-from symbolic.commands.common import integer, number, print_json
+from symbolic.commands.common import integer, number, print_json, renamed
 from symbolic.units import GiB, format_bytes, parse_size
 
 NAME = "estimate"
@@ -17,7 +17,11 @@ SD15_ONLY_FLAGS = {"prompt_tokens": ("--prompt-tokens", None), "long_prompt": ("
 FLAGS = {"task": "--task", "attention": "--attention", "attention_backend": "--sdpa-backend",
          "memory_options": "--memory-option", "batch": "--batch", "frames": "--frames", "height": "--height",
          "width": "--width", "dtype": "--dtype", "devices": "--devices", "parallel": "--parallel",
-         "guidance_scale": "--guidance-scale", "model": "MODEL", "quantize": "--quantize"}
+         "guidance_scale": "--guidance-scale", "model": "MODEL", "quantize": "--quantize",
+         # the SD 1.5 API's names
+         "num_images_per_prompt": "--batch", "prompt_tokens": "--prompt-tokens", "sdpa_backend": "--sdpa-backend",
+         "height, width": "--height, --width", "safety_checker": "--no-safety-checker",
+         "long_prompt": "--long-prompt"}
 #: Flags only the generic pipelines read.
 PIPELINE_ONLY_FLAGS = {"frames": ("--frames", None), "devices": ("--devices", None), "parallel": ("--parallel", None),
                        "quantize": ("--quantize", None)}
@@ -98,7 +102,7 @@ def sd15_kwargs(args) -> dict:
             "guidance_scale": 7.5 if args.guidance_scale is None else args.guidance_scale,
             "prompt_tokens": 77 if args.prompt_tokens is None else args.prompt_tokens,
             "attention": args.attention or "sdpa", "sdpa_backend": args.sdpa_backend,
-            "dtype": args.dtype or "fp16", "memory_options": options, "safety_checker": not args.no_safety_checker,
+            "dtype": "fp16" if args.dtype is None else args.dtype, "memory_options": options, "safety_checker": not args.no_safety_checker,
             "long_prompt": args.long_prompt, "framework": framework_of(args)}
 
 
@@ -119,13 +123,13 @@ def render_table(result: dict, title: str) -> str:
 
 
 def run(args) -> int:
-    model = args.model.lower()
+    model = args.model.strip().lower()
     budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
     if model in IMAGE_MODELS:
         from symbolic.pipelines.sd15.api import estimate_sd15
 
         kwargs = sd15_kwargs(args)
-        result = estimate_sd15(**kwargs)
+        result = with_flag_names(lambda: estimate_sd15(**kwargs))
         title = (f"sd15 {kwargs['task']} {kwargs['height']}x{kwargs['width']} batch {kwargs['num_images_per_prompt']}"
                  f" guidance {kwargs['guidance_scale']} {kwargs['dtype']} attention={kwargs['attention']}"
                  f"/{kwargs['sdpa_backend']} options={','.join(kwargs['memory_options']) or 'none'}")
@@ -171,13 +175,7 @@ def run(args) -> int:
 
 def with_flag_names(call):
     """``call()``, with an API error's leading argument name replaced by the flag that sets it."""
-    try:
-        return call()
-    except ValueError as exc:
-        argument, sep, rest = str(exc).partition(": ")
-        if sep and argument in FLAGS:
-            raise ValueError(f"{FLAGS[argument]}: {rest}") from None
-        raise
+    return renamed(call, FLAGS)
 
 
 def pipeline_kwargs(args) -> dict:

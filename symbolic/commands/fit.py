@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from symbolic.commands.common import print_json
-from symbolic.commands.config_args import add_config_arguments, config_kwargs
+from symbolic.commands.config_args import add_config_arguments, config_kwargs, with_flag_names
 from symbolic.units import format_bytes, parse_size
 from symbolic.validation import positive_int
 
@@ -27,7 +27,8 @@ def run(args) -> int:
     budget = check_budget(parse_size(args.gpu_memory, argument="--gpu-memory"), "--gpu-memory")
     batch = positive_int(args.batch, "--batch")
     kwargs = config_kwargs(args)
-    result = plan(budget, args.criterion, num_images_per_prompt=batch, guidance_scale=args.guidance_scale, **kwargs)
+    result = with_flag_names(lambda: plan(budget, args.criterion, num_images_per_prompt=batch,
+                                          guidance_scale=args.guidance_scale, **kwargs))
     if args.json:
         print_json(result)
         return 0

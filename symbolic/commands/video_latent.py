@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from symbolic.commands.common import print_json
-from symbolic.validation import positive_int
+from symbolic.validation import MAX_COUNT, parse_int, positive_int
 from symbolic.video.presets import VIDEO_PRESETS, get_preset
 
 NAME = "video-latent"
@@ -51,11 +51,7 @@ def _integer(text: str | None, flag: str) -> int | None:
     """A flag's text as an integer >= 1 (None if the flag was not given); else ValueError naming the flag."""
     if text is None:
         return None
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise ValueError(f"{flag}: must be an integer >= 1, got {text!r}") from None
-    return positive_int(value, flag)
+    return positive_int(parse_int(text, flag), flag, maximum=MAX_COUNT)  # the CLI's counts: see common.integer
 
 
 def _estimate(args) -> tuple[dict, dict]:

@@ -160,7 +160,7 @@ class FluxTransformer2DModel:
         forward's batch (B x num_images_per_prompt: FLUX runs one forward per step, a second one of the same batch
         only with true CFG)."""
         if s.parallel is not None:
-            raise ValueError(f"FluxTransformer2DModel: parallel={s.parallel!r} is not modelled (only None)")
+            raise ValueError(f"parallel: FluxTransformer2DModel: parallel={s.parallel!r} is not modelled (only None)")
         if s.backend not in ("flash", "math"):
             raise ValueError(f"FluxTransformer2DModel: backend must be 'flash' or 'math', not {s.backend!r}")
         B, b, D = s.batch, s.b, self.dim

@@ -384,7 +384,7 @@ class UNet2DConditionModel:
         if s.backend not in BACKENDS:
             raise ValueError(f"UNet2DConditionModel: backend must be one of {BACKENDS}, got {s.backend!r}")
         if s.parallel is not None:
-            raise ValueError("UNet2DConditionModel: sequence parallelism is not modelled")
+            raise ValueError("parallel: UNet2DConditionModel: sequence parallelism is not modelled")
         B, b = s.batch, s.b
         n, rev = self.levels, self.channels[::-1]
         tokens = [self.level_tokens(s, level, grid) for level in range(n)]

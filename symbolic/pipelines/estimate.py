@@ -14,7 +14,7 @@ from symbolic.dtypes import canonical_dtype
 from symbolic.exact_runtime import compile_exact, positional
 from symbolic.framework import Framework
 from symbolic.pipelines import catalog
-from symbolic.validation import choice, guidance_copies, positive_int
+from symbolic.validation import MAX_COUNT, choice, guidance_copies, positive_int
 
 #: Switches without arguments. Parametrised ones: ``group_offload:block_level:N[:stream]``,
 #: ``group_offload:leaf_level[:stream]``, ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (``symbolic.offload``).
@@ -171,13 +171,13 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices) -> 
     """Validated symbol values for one call (defaults from the pipeline's spec and its configs: the default size and
     the heads come from the cached entry, so a warm call needs no component)."""
     spec = config.spec
-    height = None if height is None else positive_int(height, "height")
-    width = None if width is None else positive_int(width, "width")
-    batch = positive_int(batch, "batch")
-    devices = positive_int(devices, "devices")
+    height = None if height is None else positive_int(height, "height", MAX_COUNT)
+    width = None if width is None else positive_int(width, "width", MAX_COUNT)
+    batch = positive_int(batch, "batch", MAX_COUNT)
+    devices = positive_int(devices, "devices", MAX_COUNT)
     guidance = guidance_copies(spec.default_guidance_scale if guidance_scale is None else guidance_scale)
     if spec.video:
-        frames = positive_int(spec.default_frames if frames is None else frames, "frames")
+        frames = positive_int(spec.default_frames if frames is None else frames, "frames", MAX_COUNT)
     elif frames is not None:
         raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
     if devices > 1 and config.parallel is None:

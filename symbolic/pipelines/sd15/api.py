@@ -2,21 +2,21 @@
 from __future__ import annotations
 
 from symbolic.pipelines.sd15.config import SD15Config
-from symbolic.validation import guidance_copies, positive_int
+from symbolic.validation import MAX_COUNT, guidance_copies, positive_int
 
 STAGE_KEYS = ("text_encoder", "vae_encode", "unet_step", "vae_decode", "safety_checker")
 
 
 def point(config: SD15Config, height, width, num_images_per_prompt, guidance_scale, prompt_tokens) -> dict[str, int]:
     """Validated symbol values for one run."""
-    height = positive_int(height, "height")
-    width = positive_int(width, "width")
+    height = positive_int(height, "height", MAX_COUNT)
+    width = positive_int(width, "width", MAX_COUNT)
     if height < 8 or width < 8:
         raise ValueError(f"height, width: must be at least 8 pixels (one latent pixel), got {height} x {width}")
     if config.task == "txt2img" and (height % 8 or width % 8):
         raise ValueError(f"height, width: txt2img needs multiples of 8 (diffusers raises otherwise), got {height} x {width}")
-    return {"H": height, "W": width, "N": positive_int(num_images_per_prompt, "num_images_per_prompt"),
-            "G": guidance_copies(guidance_scale), "L": positive_int(prompt_tokens, "prompt_tokens"),
+    return {"H": height, "W": width, "N": positive_int(num_images_per_prompt, "num_images_per_prompt", MAX_COUNT),
+            "G": guidance_copies(guidance_scale), "L": positive_int(prompt_tokens, "prompt_tokens", MAX_COUNT),
             "b": config.bytes_per_element}
 
 

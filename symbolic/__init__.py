@@ -3,7 +3,8 @@
 Public API (imported lazily, so ``import symbolic`` stays cheap):
 
 * ``estimate_video_latent_memory(...)``: the latent tensor of a video VAE (shape, bytes, transformer tokens).
-* ``estimate_sd15(...)``: peak GPU memory of Stable Diffusion 1.5 inference with diffusers.
+* ``estimate(model, ...)``: peak GPU memory of one diffusers pipeline call (any bundled id, Hub id or config folder).
+* ``estimate_sd15(...)``: ``estimate("sd15", ...)`` with SD 1.5's argument names and the measured rows' defaults.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ _EXPORTS = {
     "estimate_video_latent_memory": "symbolic.video.latent",
     "estimate_video_latent_memory_preset": "symbolic.video.latent",
     "VIDEO_PRESETS": "symbolic.video.presets",
-    "estimate_sd15": "symbolic.pipelines.sd15.api",
+    "estimate_sd15": "symbolic.pipelines.estimate",
     "estimate_video_pipeline": "symbolic.pipelines.estimate",
     "estimate": "symbolic.pipelines.estimate",
     "plan": "symbolic.planning",

@@ -134,23 +134,13 @@ def analyse(num_images_per_prompt: int = 1, guidance_scale: float | None = None,
             "crossovers": crossovers(closed, values, goal.denoiser_stage, goal.step)}
 
 
-#: The attention kernels compared by ``--all-backends``: SD 1.5's API arguments, and those of the other pipelines
-#: (classic and slicing only where the denoiser runs diffusers' attention processors, the UNets).
-KERNEL_CONFIGS = {
-    "sdpa (flash / efficient)": {},
-    "classic AttnProcessor": {"attention": "classic"},
-    "math SDPA": {"sdpa_backend": "math"},
-    "attention slicing": {"memory_options": ("attention_slicing",)},
-}
-
-
 def kernel_configs(model: str) -> dict:
-    if model.strip().lower() == "sd15":
-        return KERNEL_CONFIGS
+    """The attention kernels ``--all-backends`` compares: SDPA and math SDPA everywhere; classic attention and
+    attention slicing where the denoiser runs diffusers' attention processors (the UNets)."""
     from symbolic.pipelines import catalog
 
     configs = {"sdpa (flash / efficient)": {}, "math SDPA": {"attention_backend": "math"}}
-    if catalog.load(model).spec.attention_processors:
+    if catalog.load(model.strip()).spec.attention_processors:
         configs["classic AttnProcessor"] = {"attention": "classic"}
         configs["attention slicing"] = {"memory_options": ("attention_slicing",)}
     return configs

@@ -7,8 +7,9 @@ cost  switch                                      why
 ====  ==========================================  ==============================================================
 1     vae_slicing                                 the same decode, one sample at a time: a loop, no extra work
 2     vae_tiling                                  overlapping tiles: ~25 % more decode work, blended seams
-2     no_safety_checker (sd15)                    skips a check: no time, but no NSFW filter
-3     default_sdpa / fp16 (sd15, where they help) a faster kernel / half the bytes: free or a tiny precision change
+2     no_safety_checker (where one is loaded)     skips a check: no time, but no NSFW filter
+3     default_sdpa / fp16 / bf16 (where they help) a faster kernel / half the bytes of fp32: free or a tiny
+                                                  precision change
 4     attention_slicing (UNet pipelines)          attention in head slices: smaller, slower kernels every step
 5     text_encoder_cpu                            the prompt encoded on the CPU: seconds, once per call
 6     model_cpu_offload                           each component crosses PCIe once per call (~1 s per 20 GB)
@@ -35,7 +36,7 @@ MAX_TRIALS = 40
 MAX_SWITCHES = 3
 OFFLOAD_MODES = ("model_cpu_offload", "group_offload:block_level:1:stream", "group_offload:leaf_level:stream",
                  "sequential_cpu_offload")
-COSTS = {"vae_slicing": 1, "vae_tiling": 2, "no_safety_checker": 2, "default_sdpa": 3, "fp16": 3,
+COSTS = {"vae_slicing": 1, "vae_tiling": 2, "no_safety_checker": 2, "default_sdpa": 3, "fp16": 3, "bf16": 3,
          "attention_slicing": 4, "text_encoder_cpu": 5, "model_cpu_offload": 6, "layerwise_casting:fp8_e4m3": 7,
          "group_offload:block_level:1:stream": 8, "group_offload:leaf_level:stream": 10,
          "sequential_cpu_offload": 12}
@@ -111,7 +112,9 @@ def search(estimate: Callable[..., dict], kwargs: dict, switches: list[Switch], 
 
 def pipeline_switches(model: str, kwargs: dict) -> list[Switch]:
     """The switches a pipeline offers (``make_config`` refuses the others): its memory options, the offload modes,
-    fp8 storage of the denoiser, and 4-bit weights for the denoiser and the largest text encoder."""
+    fp8 storage of the denoiser, 4-bit weights for the denoiser and the largest text encoder, and, where the call
+    asks for more than the pipeline needs: no safety checker, the default SDPA kernel instead of classic / math
+    attention, the model card's half precision instead of fp32."""
     from symbolic import quantization
     from symbolic.components import class_name_of
     from symbolic.pipelines import catalog
@@ -136,17 +139,13 @@ def pipeline_switches(model: str, kwargs: dict) -> list[Switch]:
     for role in (source.spec.denoiser, largest_text):
         if role and quantization.applies(class_name_of(source.config(role)), "bnb_nf4"):
             switches.append(Switch(f"quantize:{role}=bnb_nf4", QUANTIZE_COST, with_quantized(role, "bnb_nf4")))
-    return sorted(switches, key=lambda s: (s.cost, s.name))
-
-
-def sd15_switches(kwargs: dict) -> list[Switch]:
-    """SD 1.5's switches (the hand-built model's options)."""
-    switches = [Switch(o, COSTS[o], with_option(o)) for o in ("vae_slicing", "vae_tiling", "attention_slicing")]
-    switches.append(Switch("no_safety_checker", COSTS["no_safety_checker"],
-                           lambda kw: dict(kw, safety_checker=False)))
-    if kwargs["attention"] == "classic" or kwargs["sdpa_backend"] == "math":
+    if kwargs.get("safety_checker", True) and "safety_checker" in source.roles:
+        switches.append(Switch("no_safety_checker", COSTS["no_safety_checker"],
+                               lambda kw: dict(kw, safety_checker=False)))
+    if kwargs.get("attention") == "classic" or kwargs.get("attention_backend") == "math":
         switches.append(Switch("default_sdpa", COSTS["default_sdpa"],
-                               lambda kw: dict(kw, attention="sdpa", sdpa_backend="default")))
-    if kwargs["dtype"] == "fp32":
-        switches.append(Switch("fp16", COSTS["fp16"], lambda kw: dict(kw, dtype="fp16")))
+                               lambda kw: dict(kw, attention="sdpa", attention_backend="default")))
+    half = source.dtype if source.dtype in ("fp16", "bf16") else "fp16"
+    if kwargs.get("dtype") == "fp32":
+        switches.append(Switch(half, COSTS[half], lambda kw: dict(kw, dtype=half)))
     return sorted(switches, key=lambda s: (s.cost, s.name))

@@ -2,8 +2,8 @@
 
 A ``Target`` gives exact estimates at (side, batch), the SymPy model whose expressions it evaluates, the symbol
 values other than H and W, and the size step (sides are multiples of it: the VAE scale for SD 1.5, the pipeline's
-``check_inputs`` multiple otherwise). ``sd15`` goes through the hand-built SD 1.5 model; every other id, Hub id or
-config folder through ``symbolic.pipelines.estimate``.
+``check_inputs`` multiple otherwise). Every bundled id, Hub id or config folder goes through
+``symbolic.pipelines.estimate``.
 """
 from __future__ import annotations
 
@@ -31,37 +31,13 @@ def target(model: str = "sd15", guidance_scale: float | None = None, frames: int
            **config_kwargs) -> Target:
     """The target for ``model`` with ``config_kwargs`` (the API's configuration arguments of that model; another
     argument is refused with a ValueError naming it)."""
-    sd15 = isinstance(model, str) and model.strip().lower() == "sd15"
-    if sd15:
-        from symbolic.pipelines.sd15.api import make_config
-        known = set(inspect.signature(make_config).parameters)
-    else:
-        from symbolic.pipelines.estimate import make_config
-        known = (set(inspect.signature(make_config).parameters) - {"model"}) | {"devices"}
+    from symbolic.pipelines.estimate import make_config
+
+    known = (set(inspect.signature(make_config).parameters) - {"model"}) | {"devices", "prompt_tokens"}
     unknown = sorted(set(config_kwargs) - known)
     if unknown:
         raise ValueError(f"{unknown[0]}: not a configuration argument of {model} (known: {', '.join(sorted(known))})")
-    if sd15:
-        return _sd15(7.5 if guidance_scale is None else guidance_scale, frames, **config_kwargs)
     return _pipeline(model, guidance_scale, frames, **config_kwargs)
-
-
-def _sd15(guidance_scale, frames, **config_kwargs) -> Target:
-    from symbolic.closed_form import SIZE_STEP
-    from symbolic.pipelines.sd15.api import estimate_sd15, make_config, point
-    from symbolic.pipelines.sd15.model import sd15_model
-
-    if frames is not None:
-        raise ValueError("frames: sd15 makes images; leave frames out")
-    config = make_config(**config_kwargs)
-
-    def values(batch: int) -> dict:
-        found = point(config, SIZE_STEP, SIZE_STEP, batch, guidance_scale, 77)
-        return {k: v for k, v in found.items() if k not in ("H", "W")}
-
-    return Target("sd15", lambda side, batch: estimate_sd15(side, side, num_images_per_prompt=batch,
-                                                              guidance_scale=guidance_scale, **config_kwargs),
-                  lambda: sd15_model(config), values, SIZE_STEP, "unet_step", config.key())
 
 
 def _pipeline(model, guidance_scale, frames, **config_kwargs) -> Target:
@@ -69,13 +45,15 @@ def _pipeline(model, guidance_scale, frames, **config_kwargs) -> Target:
     from symbolic.pipelines.estimate import estimate, make_config, values_of
     from symbolic.pipelines.estimate import pipeline_model as model_of
 
-    config = make_config(model, **{k: v for k, v in config_kwargs.items() if k not in ("devices",)})
+    per_call = ("devices", "prompt_tokens")  # values of symbols, not configuration
+    config = make_config(model, **{k: v for k, v in config_kwargs.items() if k not in per_call})
     spec = config.spec
     # txt2img: check_inputs' multiple; img2img resizes the init image down to multiples of the VAE scale.
     step = spec.multiple if config.task == "txt2img" else SIZE_STEP
 
     def values(batch: int) -> dict:
-        found = values_of(config, frames, step, step, batch, guidance_scale, config_kwargs.get("devices", 1))
+        found = values_of(config, frames, step, step, batch, guidance_scale, config_kwargs.get("devices", 1),
+                          config_kwargs.get("prompt_tokens"))
         return {k: v for k, v in found.items() if k not in ("H", "W")}
 
     options = "+".join(sorted(config.memory_options)) or "none"
@@ -84,5 +62,5 @@ def _pipeline(model, guidance_scale, frames, **config_kwargs) -> Target:
     return Target(config.source.name,
                   lambda side, batch: estimate(model, side, side, frames=frames, batch=batch,
                                                guidance_scale=guidance_scale, **config_kwargs),
-                  lambda: model_of(model, **{k: v for k, v in config_kwargs.items() if k not in ("devices",)}),
+                  lambda: model_of(model, **{k: v for k, v in config_kwargs.items() if k not in per_call}),
                   values, step, spec.denoiser_stage, describe)

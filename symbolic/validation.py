@@ -104,3 +104,16 @@ def _shown(text: object, limit: int = 60) -> str:
         return f"an integer of about {int(text.bit_length() * 0.30103)} digits"  # repr() refuses past 4300 digits
     shown = repr(text)
     return shown if len(shown) <= limit else f"{shown[:limit - 15]}... ({len(str(text))} characters)"
+
+
+def renamed(call, flags: dict):
+    """``call()``, with a ValueError's leading argument name (``"batch: ..."``) replaced by the name the caller
+    used (``flags`` maps argument names to CLI flags or to a wrapper's argument names), so a message names what the
+    user typed."""
+    try:
+        return call()
+    except ValueError as exc:
+        argument, sep, rest = str(exc).partition(": ")
+        if sep and argument in flags:
+            raise ValueError(f"{flags[argument]}: {rest}") from None
+        raise

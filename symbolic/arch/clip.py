@@ -46,8 +46,9 @@ class CLIPText(EncoderConfig):
 
     def activation_moments(self, batch: sp.Expr, tokens: int, b: sp.Expr, dtype: str,
                            backend: str = "flash") -> dict[str, sp.Expr]:
-        """One forward on ``batch`` prompts of ``tokens`` (77, padded) tokens: the same composition as SD 1.5's
-        measured text-encoder terms (``symbolic/pipelines/sd15/text_encoder_activations.py``), per prompt."""
+        """One forward on ``batch`` prompts of ``tokens`` (77, padded) tokens: the embeddings' int64 ids and the
+        causal mask, then the larger of the MLP moment (fc1 / gelu / fc2 outputs beside the residual stream) and the
+        attention moment (q, k, v, output and residuals), per prompt, as measured for SD 1.5's text encoder."""
         inputs = batch * tokens * INT64_BYTES + tokens**2 * b
         mlp = batch * tokens * (2 * self.hidden + 3 * self.intermediate) * b
         attention = 6 * batch * tokens * self.hidden * b

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from symbolic.validation import renamed  # noqa: F401  (the commands import it from here)
+
 
 def integer(text: str) -> int:
     """argparse type for integers: plain ASCII integers only (refuses 4.5, 5_12, non-ASCII digits, abc; the shared
@@ -31,18 +33,6 @@ def number(text: str) -> float:
         return parse_number(text, "value")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
-
-
-def renamed(call, flags: dict):
-    """``call()``, with a ValueError's leading API argument name (``"batch: ..."``) replaced by the flag that sets it
-    (``flags`` maps argument names to flags), so a CLI message names what the user typed."""
-    try:
-        return call()
-    except ValueError as exc:
-        argument, sep, rest = str(exc).partition(": ")
-        if sep and argument in flags:
-            raise ValueError(f"{flags[argument]}: {rest}") from None
-        raise
 
 
 def print_json(obj) -> None:

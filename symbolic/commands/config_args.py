@@ -1,11 +1,10 @@
-"""The configuration flags shared by ``asymptotics`` and ``fit``, for SD 1.5 (the hand-built model) and every
-other pipeline (``symbolic.pipelines.estimate``): one parser, the arguments each API takes."""
+"""The configuration flags shared by ``asymptotics`` and ``fit`` for every pipeline (``symbolic.pipelines.estimate``):
+one parser, the arguments the API takes."""
 from __future__ import annotations
 
 from symbolic.commands.common import integer, number, renamed
 
-SD15_MEMORY_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
-#: The APIs' argument names (SD 1.5's and the generic pipelines') -> the flags that set them.
+#: The API's argument names -> the flags that set them.
 FLAGS = {"model": "MODEL", "task": "--task", "num_images_per_prompt": "--batch", "batch": "--batch",
          "frames": "--frames", "guidance_scale": "--guidance-scale", "attention": "--attention",
          "sdpa_backend": "--sdpa-backend", "attention_backend": "--sdpa-backend", "dtype": "--dtype",
@@ -20,43 +19,28 @@ def with_flag_names(call):
 
 def add_config_arguments(parser) -> None:
     parser.add_argument("model", metavar="MODEL",
-                        help="sd15, another bundled id (python -m symbolic models), its Hub id, or a config folder")
+                        help="a bundled id (python -m symbolic models), its Hub id, or a config folder")
     parser.add_argument("--task", default=None, choices=("img2img", "txt2img"),
-                        help="default img2img for sd15, txt2img otherwise")
+                        help="default txt2img")
     parser.add_argument("--batch", type=integer, default=1, help="images (videos) per prompt (default 1)")
     parser.add_argument("--frames", type=integer, default=None, help="video frames (default the pipeline's)")
     parser.add_argument("--guidance-scale", type=number, default=None,
-                        help="> 1 runs the unconditional pass too (default the pipeline's, 7.5 for sd15)")
+                        help="> 1 runs the unconditional pass too (default the pipeline's)")
     parser.add_argument("--attention", default=None, choices=("sdpa", "classic"),
                         help="UNet pipelines: sdpa (default) or classic")
     parser.add_argument("--sdpa-backend", default="default", choices=("default", "flash", "efficient", "math"),
                         help="default: torch's choice")
-    parser.add_argument("--dtype", default=None, help="fp16, bf16, fp32 (default fp16 for sd15, else the model card's)")
+    parser.add_argument("--dtype", default=None, help="fp16, bf16, fp32 (default the model card's)")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: those they "
-                             "offer and cpu_offload, text_encoder_cpu (repeatable)")
-    parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
+                        help="the pipeline's memory options, as in estimate (repeatable)")
+    parser.add_argument("--no-safety-checker", action="store_true", help="load without the safety checker (pipelines that have one)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def is_sd15(args) -> bool:
-    return args.model.strip().lower() == "sd15"
 
 
 def config_kwargs(args) -> dict:
     """The API's configuration arguments for ``args.model`` (``model`` and ``frames`` included); a flag the model
-    does not read is refused naming it."""
+    does not read is refused naming it (by the API, its argument renamed to the flag)."""
     options = tuple(o for o in (args.memory_option or ()) if o != "none")
-    if is_sd15(args):
-        for option in options:
-            if option not in SD15_MEMORY_OPTIONS:
-                raise ValueError(f"--memory-option: must be one of {', '.join(SD15_MEMORY_OPTIONS)}, got {option!r}")
-        if args.frames is not None:
-            raise ValueError("--frames: sd15 makes images; leave --frames out")
-        return {"model": "sd15", "task": args.task or "img2img", "attention": args.attention or "sdpa",
-                "sdpa_backend": args.sdpa_backend, "dtype": "fp16" if args.dtype is None else args.dtype, "memory_options": options,
-                "safety_checker": not args.no_safety_checker}
-    if args.no_safety_checker:
-        raise ValueError(f"--no-safety-checker: does not apply to {args.model}")
     return {"model": args.model, "frames": args.frames, "task": args.task, "attention": args.attention or "sdpa",
-            "attention_backend": args.sdpa_backend, "dtype": args.dtype, "memory_options": options}
+            "attention_backend": args.sdpa_backend, "dtype": args.dtype, "memory_options": options,
+            "safety_checker": not args.no_safety_checker}

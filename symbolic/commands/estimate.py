@@ -7,24 +7,12 @@ from symbolic.units import GiB, format_bytes, parse_size
 
 NAME = "estimate"
 HELP = "peak GPU memory of one pipeline call (a bundled id, its Hub id, or a folder of downloaded configs)"
-#: The hand-built SD 1.5 model (measured on an H100); every other pipeline goes through symbolic.pipelines.estimate.
-IMAGE_MODELS = ("sd15",)
-SD15_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
-#: Flags only the SD 1.5 model reads, with the value that means "not given".
-SD15_ONLY_FLAGS = {"prompt_tokens": ("--prompt-tokens", None), "long_prompt": ("--long-prompt", False),
-                   "no_safety_checker": ("--no-safety-checker", False)}
 #: The API's argument names -> the flags that set them (errors name the flag the user typed).
 FLAGS = {"task": "--task", "attention": "--attention", "attention_backend": "--sdpa-backend",
          "memory_options": "--memory-option", "batch": "--batch", "frames": "--frames", "height": "--height",
          "width": "--width", "dtype": "--dtype", "devices": "--devices", "parallel": "--parallel",
          "guidance_scale": "--guidance-scale", "model": "MODEL", "quantize": "--quantize",
-         # the SD 1.5 API's names
-         "num_images_per_prompt": "--batch", "prompt_tokens": "--prompt-tokens", "sdpa_backend": "--sdpa-backend",
-         "height, width": "--height, --width", "safety_checker": "--no-safety-checker",
-         "long_prompt": "--long-prompt"}
-#: Flags only the generic pipelines read.
-PIPELINE_ONLY_FLAGS = {"frames": ("--frames", None), "devices": ("--devices", None), "parallel": ("--parallel", None),
-                       "quantize": ("--quantize", None)}
+         "prompt_tokens": "--prompt-tokens", "safety_checker": "--no-safety-checker", "long_prompt": "--long-prompt"}
 
 
 def add_arguments(parser) -> None:
@@ -33,55 +21,49 @@ def add_arguments(parser) -> None:
                              "model_index.json and the components' config.json files")
     parser.add_argument("--task", default=None, choices=("img2img", "txt2img"),
                         help="txt2img (text-to-image or -video), or img2img where the pipeline has an image-to-image "
-                             "sibling (SD, SDXL); default txt2img, img2img for sd15")
+                             "sibling (SD 1.x / 2.x, SDXL); default txt2img")
     parser.add_argument("--height", type=integer, default=None,
-                        help="image/video height in pixels (default: the pipeline's, 512 for sd15)")
+                        help="image/video height in pixels (default: the pipeline's)")
     parser.add_argument("--width", type=integer, default=None,
-                        help="image/video width in pixels (default: the pipeline's, 512 for sd15)")
+                        help="image/video width in pixels (default: the pipeline's)")
     parser.add_argument("--frames", type=integer, default=None,
                         help="video frames (video models; default the pipeline's)")
-    parser.add_argument("--batch", type=integer, default=1, help="images per prompt (sd15) or videos (default 1)")
+    parser.add_argument("--batch", type=integer, default=1, help="images (num_images_per_prompt) or videos per prompt (default 1)")
     parser.add_argument("--guidance-scale", type=number, default=None,
                         help="classifier-free guidance scale; > 1 runs the unconditional pass too, except in "
-                             "guidance-distilled pipelines (default: the pipeline's, 7.5 for sd15)")
+                             "guidance-distilled pipelines (default: the pipeline's)")
     parser.add_argument("--prompt-tokens", type=integer, default=None,
-                        help="sd15: prompt length in tokens (default 77)")
+                        help="SD 1.x / 2.x / XL: prompt length in tokens (default 77; it matters with --long-prompt, "
+                             "diffusers truncates to 77 otherwise)")
     parser.add_argument("--long-prompt", action="store_true",
-                        help="sd15: encode ceil(L/75) chunks of 77 tokens instead of truncating to 77")
+                        help="SD 1.x / 2.x / XL: encode ceil(L/75) chunks of 77 tokens (compel / lpw pipelines) instead of "
+                             "truncating to 77")
     parser.add_argument("--attention", default=None, choices=("sdpa", "classic"),
                         help="UNet pipelines: sdpa: AttnProcessor2_0 (default); classic: AttnProcessor (baddbmm + "
                              "softmax)")
     parser.add_argument("--sdpa-backend", default="default", choices=("default", "flash", "efficient", "math"),
-                        help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel (other pipelines: "
-                             "default, flash or math)")
+                        help="SDPA kernel: torch's choice (default) or one forced with sdpa_kernel (flash and efficient "
+                             "store no N x N matrix; math does)")
     parser.add_argument("--dtype", default=None,
-                        help="fp16, bf16, fp32 for every component (default: the model card's, fp16 for sd15)")
+                        help="fp16, bf16, fp32 for every component (default: the model card's)")
     parser.add_argument("--memory-option", action="append", default=None, metavar="OPTION",
-                        help="sd15: none, vae_slicing, vae_tiling, attention_slicing; other pipelines: those they "
-                             "offer and model_cpu_offload (alias cpu_offload), sequential_cpu_offload, "
+                        help="none, vae_slicing, vae_tiling, attention_slicing (UNet pipelines), model_cpu_offload (alias cpu_offload), sequential_cpu_offload, "
                              "group_offload:block_level:N[:stream], group_offload:leaf_level[:stream], "
                              "layerwise_casting:fp8_e4m3|fp8_e5m2, text_encoder_cpu (repeatable)")
-    parser.add_argument("--no-safety-checker", action="store_true", help="sd15: load without the safety checker")
-    parser.add_argument("--devices", type=integer, default=None, help="pipelines other than sd15: GPUs (default 1)")
+    parser.add_argument("--no-safety-checker", action="store_true", help="load without the safety checker (pipelines that have one)")
+    parser.add_argument("--devices", type=integer, default=None, help="GPUs (default 1)")
     parser.add_argument("--parallel", default=None, choices=("ulysses", "ring", "fsdp"),
-                        help="pipelines other than sd15: how the work is split over --devices")
+                        help="how the work is split over --devices")
     parser.add_argument("--gpu-memory", default=None, metavar="SIZE",
                         help="a GPU's memory, e.g. 12GiB or 24GB: whether the call completes on it (the minimum GPU "
                              "memory), and which switches make it fit")
     parser.add_argument("--quantize", action="append", default=None, metavar="COMPONENT=SCHEME",
                         help="load a component quantized (repeatable): SCHEME one of bnb_nf4, bnb_fp4, bnb_int8, "
-                             "torchao_int8wo, torchao_int4wo, gguf_q8_0, gguf_q4_k (not for sd15)")
+                             "torchao_int8wo, torchao_int4wo, gguf_q8_0, gguf_q4_k")
     parser.add_argument("--expandable-segments", action="store_true",
                         help="the process runs with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (less memory "
                              "out of reach in cached segments)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def refuse(args, flags: dict, model: str) -> None:
-    """Exit 2 naming the first flag given that ``model`` does not read (nothing is silently ignored)."""
-    for attr, (flag, unset) in flags.items():
-        if getattr(args, attr) != unset:
-            raise ValueError(f"{flag}: does not apply to {model}")
 
 
 def framework_of(args):
@@ -89,21 +71,6 @@ def framework_of(args):
 
     framework = default_framework()
     return framework.override(expandable_segments=1) if args.expandable_segments else framework
-
-
-def sd15_kwargs(args) -> dict:
-    options = tuple(o for o in (args.memory_option or ()) if o != "none")
-    for option in options:
-        if option not in SD15_OPTIONS:
-            raise ValueError(f"--memory-option: must be one of {', '.join(SD15_OPTIONS)}, got {option!r}")
-    refuse(args, PIPELINE_ONLY_FLAGS, "sd15")
-    return {"height": 512 if args.height is None else args.height, "width": 512 if args.width is None else args.width,
-            "task": args.task or "img2img", "num_images_per_prompt": args.batch,
-            "guidance_scale": 7.5 if args.guidance_scale is None else args.guidance_scale,
-            "prompt_tokens": 77 if args.prompt_tokens is None else args.prompt_tokens,
-            "attention": args.attention or "sdpa", "sdpa_backend": args.sdpa_backend,
-            "dtype": "fp16" if args.dtype is None else args.dtype, "memory_options": options, "safety_checker": not args.no_safety_checker,
-            "long_prompt": args.long_prompt, "framework": framework_of(args)}
 
 
 def render_table(result: dict, title: str) -> str:
@@ -123,28 +90,17 @@ def render_table(result: dict, title: str) -> str:
 
 
 def run(args) -> int:
-    model = args.model.strip().lower()
     budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
-    if model in IMAGE_MODELS:
-        from symbolic.pipelines.sd15.api import estimate_sd15
+    from symbolic.pipelines.estimate import estimate
 
-        kwargs = sd15_kwargs(args)
-        result = with_flag_names(lambda: estimate_sd15(**kwargs))
-        title = (f"sd15 {kwargs['task']} {kwargs['height']}x{kwargs['width']} batch {kwargs['num_images_per_prompt']}"
-                 f" guidance {kwargs['guidance_scale']} {kwargs['dtype']} attention={kwargs['attention']}"
-                 f"/{kwargs['sdpa_backend']} options={','.join(kwargs['memory_options']) or 'none'}")
-        switcher = (lambda: switch_search.search(estimate_sd15, kwargs, switch_search.sd15_switches(kwargs), budget))
-    else:
-        from symbolic.pipelines.estimate import estimate
-
-        kwargs = pipeline_kwargs(args)
-        result = with_flag_names(lambda: estimate(args.model, **kwargs))
-        frames = f" {args.frames} frames" if args.frames else ""
-        title = (f"{result['model']} ({result['pipeline']}){frames} {args.height or 'default'}x"
-                 f"{args.width or 'default'} batch {args.batch} {result['dtype']} latent "
-                 f"{'x'.join(map(str, result['latent_shape']))}")
-        switcher = (lambda: switch_search.search(lambda **kw: estimate(args.model, **kw), kwargs,
-                                                 switch_search.pipeline_switches(args.model, kwargs), budget))
+    kwargs = pipeline_kwargs(args)
+    result = with_flag_names(lambda: estimate(args.model, **kwargs))
+    frames = f" {args.frames} frames" if args.frames else ""
+    title = (f"{result['model']} ({result['pipeline']}) {result['task']}{frames} {args.height or 'default'}x"
+             f"{args.width or 'default'} batch {args.batch} {result['dtype']} latent "
+             f"{'x'.join(map(str, result['latent_shape']))} options={','.join(kwargs['memory_options']) or 'none'}")
+    switcher = (lambda: switch_search.search(lambda **kw: estimate(args.model, **kw), kwargs,
+                                             switch_search.pipeline_switches(args.model, kwargs), budget))
     if budget is not None:
         fits = result["min_gpu_memory_bytes"] <= budget
         result = dict(result, gpu_memory_bytes=budget, fits=fits)
@@ -179,12 +135,13 @@ def with_flag_names(call):
 
 
 def pipeline_kwargs(args) -> dict:
-    refuse(args, SD15_ONLY_FLAGS, args.model)
     kwargs = {"frames": args.frames, "height": args.height, "width": args.width, "batch": args.batch,
               "memory_options": tuple(o for o in (args.memory_option or ()) if o != "none"),
               "devices": 1 if args.devices is None else args.devices, "parallel": args.parallel,
               "attention_backend": args.sdpa_backend, "task": args.task, "attention": args.attention or "sdpa",
-              "framework": framework_of(args), "quantize": tuple(args.quantize or ())}
+              "framework": framework_of(args), "quantize": tuple(args.quantize or ()),
+              "prompt_tokens": args.prompt_tokens, "safety_checker": not args.no_safety_checker,
+              "long_prompt": args.long_prompt}
     if args.guidance_scale is not None:
         kwargs["guidance_scale"] = args.guidance_scale
     if args.dtype is not None:

@@ -34,5 +34,6 @@ def run(args) -> int:
     for row in table:
         params = ", ".join(f"{role} {n / 1e9:.3f} B" for role, n in row["parameters"].items())
         print(f"{row['id']:<18}{row['hub_id']:<44}{row['pipeline']:<28}{params}")
-    print("\nsd15 is also estimated by its hand-built model measured on an H100 (python -m symbolic estimate sd15).")
+    print("\nMeasured on an H100: sd15 (python -m symbolic validate data/measurements/sd15_h100.csv); the others are "
+          "derived from their configs and checked against meta-device traces, not yet measured on a GPU.")
     return 0

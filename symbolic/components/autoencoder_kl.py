@@ -3,9 +3,8 @@
 ``shift_factor``, ``use_quant_conv`` / ``use_post_quant_conv`` false).
 
 Exact tensors, and the live bytes of ``vae.decode`` / ``vae.encode`` as named terms at named moments, generalised
-from the SD 1.5 terms (``symbolic/pipelines/sd15/vae_decoder_activations.py``, ``vae_encoder_activations.py``,
-validated against H100 measurements): for SD 1.5's config the terms here are those terms, value for value, except
-the pipeline's own tensors (the latents and their scaled copy around ``vae.decode``, the init image around
+from the first, hand-built SD 1.5 model (validated against H100 measurements, ``data/measurements/sd15_h100.csv``,
+and equal to it value for value before it was replaced by this class), except the pipeline's own tensors (the latents and their scaled copy around ``vae.decode``, the init image around
 ``vae.encode``), which are the pipeline's business: :meth:`AutoencoderKL.decode_input` / :meth:`encode_input` give
 the bytes of one such tensor.
 

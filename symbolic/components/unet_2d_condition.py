@@ -25,8 +25,8 @@ one moment inside one block plus what the UNet frame holds there (``forward``: t
 ``sample``, the skip connections ``down_block_res_samples`` and the block's ``res_samples``, which stay referenced
 until the up block returns). Each up block is the worst place for its level: it holds the same attention as the down
 block of that level with more skips and a wider input, and the mid block holds fewer maps at the lowest level (the
-mid block's moments are listed anyway). For SD 1.5's config the level-0 moments are exactly the terms of
-``symbolic/pipelines/sd15/unet_activations.py``.
+mid block's moments are listed anyway). For SD 1.5's config the level-0 moments are exactly the terms of the first,
+hand-built SD 1.5 model (validated on ``data/measurements/sd15_h100.csv``) that this class replaced.
 """
 from __future__ import annotations
 

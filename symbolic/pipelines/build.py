@@ -35,12 +35,8 @@ from symbolic.arch.video_transformer import StepShape
 from symbolic.dtypes import BYTES_PER_ELEMENT
 from symbolic.pipelines.catalog import PipelineSource
 from symbolic.pipelines.config import PipelineConfig
-# The caching allocator's cached-but-free bytes beside the allocated peak, carried over from the SD 1.5 fit: a cached
-# pool plus a fraction of the largest stage transient. Not validated on these pipelines (no measurement yet); the
-# allocated peak does not depend on it.
-from symbolic.pipelines.sd15.model import RESERVED_CACHE_BYTES
-from symbolic.pipelines.sd15.model import RESERVED_DECODE_FRACTION as RESERVED_TRANSIENT_FRACTION
-from symbolic.symbols import B, G, H, P, T, W, b
+from symbolic.reserved import RESERVED_CACHE_BYTES, RESERVED_TRANSIENT_FRACTION
+from symbolic.symbols import B, G, H, L, P, T, W, b
 from symbolic.terms import Category, Stage, StagedModel, Term, TermRegistry
 
 PIPELINE_TERMS = TermRegistry("pipeline")
@@ -98,13 +94,28 @@ def joint_text_tokens(config: PipelineConfig) -> int:
     return config.spec.denoiser_text_tokens if denoiser(config).joint_text else 0
 
 
+#: Prompt tokens per chunk in a long-prompt scheme: CLIP's 77 positions minus bos and eos.
+CHUNK_PROMPT_TOKENS = 75
+
+
+def text_chunks(config: PipelineConfig) -> sp.Expr:
+    """Encoder calls per prompt and encoder: 1 (diffusers truncates to the tokenizer's length), or ceil(L / 75) in
+    a long-prompt scheme (each chunk bos + 75 tokens + eos, padded to 77)."""
+    return sp.ceiling(L / CHUNK_PROMPT_TOKENS) if config.long_prompt else sp.Integer(1)
+
+
+def denoiser_text_tokens(config: PipelineConfig) -> sp.Expr:
+    """Tokens of the prompt embedding the denoiser receives: the spec's, times the chunks of a long prompt."""
+    return config.spec.denoiser_text_tokens * text_chunks(config)
+
+
 def denoiser_batch(config: PipelineConfig) -> sp.Expr:
     return B * G if config.spec.guidance == "batched" else B
 
 
 @lru_cache(maxsize=None)
 def step_shape(config: PipelineConfig) -> StepShape:
-    return StepShape(denoiser_batch(config), denoiser_tokens(config), sp.Integer(config.spec.denoiser_text_tokens),
+    return StepShape(denoiser_batch(config), denoiser_tokens(config), denoiser_text_tokens(config),
                      b, config.denoiser_attention, config.parallel, P, latent_hw(config))
 
 
@@ -294,7 +305,7 @@ def allocator_rounding(config: PipelineConfig, role: str) -> tuple[int, int]:
 
 def loaded_roles(config: PipelineConfig) -> tuple[str, ...]:
     """Every model component ``from_pretrained`` loads and ``.to("cuda")`` moves (the VAE's encoder too)."""
-    return config.source.roles
+    return config.roles
 
 
 @lru_cache(maxsize=None)
@@ -469,11 +480,14 @@ def text_kept(config, role):
         return 0
     calls = config.spec.text_calls
     i = [c.role for c in calls].index(role)
-    out = [prompt_embeds_bytes(config, (c.role,), c.tokens_kept) for c in calls]
+    chunks = text_chunks(config)
+    out = [prompt_embeds_bytes(config, (c.role,), c.tokens_kept * chunks) for c in calls]
     before, every = sp.Add(*out[:i]), sp.Add(*out)
     encodes = config.spec.encodes_negative_prompt and config.spec.guidance != "distilled"
     negatives = G - 1 if encodes else 0
-    return before + negatives * every
+    # A long prompt's earlier chunks of this call (one prompt, 77 tokens each) wait for the concatenation.
+    earlier_chunks = (chunks - 1) * calls[i].tokens_kept * component(config.source, role).output_dim * config.bytes_of(role)
+    return before + negatives * every + earlier_chunks
 
 
 @PIPELINE_TERMS.register("denoiser.step_inputs", category=Category.ACTIVATIONS, stage="denoiser",
@@ -487,7 +501,7 @@ def step_inputs(config):
     spec, lat = config.spec, latent_elements(config)
     latents = lat * (FP32 if spec.latents_fp32 else b)
     model_input = (G if spec.guidance == "batched" else 1) * lat * b if spec.model_input_copy else 0
-    embeds = prompt_embeds_bytes(config, spec.prompt_embeds_from, spec.denoiser_text_tokens)
+    embeds = prompt_embeds_bytes(config, spec.prompt_embeds_from, denoiser_text_tokens(config))
     if spec.guidance == "batched":
         return latents + model_input + (2 * G - 1) * embeds
     if spec.guidance == "separate":

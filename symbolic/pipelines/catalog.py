@@ -24,8 +24,7 @@ class CatalogEntry:
 
 CATALOG: dict[str, CatalogEntry] = {e.id: e for e in (
     CatalogEntry("sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", "fp16",
-                 source="model card: torch_dtype=torch.float16 (the CLI's `estimate sd15` uses the hand-built model "
-                        "measured on an H100, symbolic.pipelines.sd15)"),
+                 source="model card: torch_dtype=torch.float16"),
     CatalogEntry("cogvideox-2b", "THUDM/CogVideoX-2b", "fp16",
                  source="diffusers CogVideoX docs: torch_dtype=torch.float16 for 2B"),
     CatalogEntry("cogvideox-5b", "THUDM/CogVideoX-5b", "bf16",

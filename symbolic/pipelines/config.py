@@ -24,6 +24,16 @@ class PipelineConfig:
     task: str = "txt2img"
     #: ``(role, scheme)`` pairs: the component loaded with that quantization (``symbolic.quantization``).
     quantize: tuple[tuple[str, str], ...] = ()
+    #: False: the pipeline is loaded with ``safety_checker=None`` (pipelines that have one: SD 1.5).
+    safety_checker: bool = True
+    #: A long-prompt scheme (compel / lpw style): the prompt of L tokens is encoded as ceil(L / 75) chunks of 77
+    #: tokens each (bos + 75 + eos) and their embeddings concatenated, instead of diffusers' truncation to 77.
+    long_prompt: bool = False
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The components ``from_pretrained`` loads (the safety checker left out when it is switched off)."""
+        return tuple(r for r in self.source.roles if self.safety_checker or r != "safety_checker")
 
     @property
     def spec(self):

@@ -104,7 +104,8 @@ def _quantize(quantize: object, source) -> tuple[tuple[str, str], ...]:
 
 def make_config(model: object, dtype: object = None, memory_options: object = (), parallel: object = None,
                 attention_backend: object = "default", framework: Framework | None = None, task: object = None,
-                attention: object = "sdpa", quantize: object = None):
+                attention: object = "sdpa", quantize: object = None, safety_checker: object = True,
+                long_prompt: object = False):
     """The configuration of one call; an option the pipeline does not offer is refused naming its argument."""
     from symbolic.pipelines.config import PipelineConfig
 
@@ -129,8 +130,17 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
             raise ValueError(f"memory_options: attention_slicing applies to UNet pipelines, not to {source.name}")
     quantized = _quantize(quantize, source)
     _check_switches(source, options, quantized, parallel)
+    for name, value in (("safety_checker", safety_checker), ("long_prompt", long_prompt)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: must be True or False, got {value!r}")
+    if not safety_checker and "safety_checker" not in source.roles:
+        raise ValueError(f"safety_checker: {source.name} loads no safety checker")
+    if long_prompt and not spec.chunked_prompts:
+        raise ValueError(f"long_prompt: {source.name}'s text encoders are not 77-token CLIPs feeding a UNet; "
+                         f"chunked prompts apply to the SD 1.x / 2.x / XL pipelines")
     kernel = "classic" if attention == "classic" else ("math" if backend == "math" else "flash")
-    return PipelineConfig(source, dtype, options, parallel, kernel, task=task, quantize=quantized, **extra)
+    return PipelineConfig(source, dtype, options, parallel, kernel, task=task, quantize=quantized,
+                          safety_checker=safety_checker, long_prompt=long_prompt, **extra)
 
 
 def _check_switches(source, options: frozenset, quantized: tuple, parallel) -> None:
@@ -167,7 +177,12 @@ def pipeline_model(model: str, **config):
     return build(make_config(model, **config))
 
 
-def values_of(config, frames, height, width, batch, guidance_scale, devices) -> dict[str, int]:
+#: CLIP's context: the prompt length diffusers truncates to, and the default of ``prompt_tokens``.
+CLIP_TOKENS = 77
+
+
+def values_of(config, frames, height, width, batch, guidance_scale, devices,
+              prompt_tokens=None) -> dict[str, int]:
     """Validated symbol values for one call (defaults from the pipeline's spec and its configs: the default size and
     the heads come from the cached entry, so a warm call needs no component)."""
     spec = config.spec
@@ -194,6 +209,13 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices) -> 
         raise ValueError(f"devices: Ulysses splits the {entry['heads']} attention heads of {config.source.name}; "
                          f"{devices} does not divide them")
     values = {"H": height, "W": width, "B": batch, "P": devices, "G": guidance, "b": config.b_value}
+    if prompt_tokens is not None and not spec.chunked_prompts:
+        raise ValueError(f"prompt_tokens: {config.source.name} pads or truncates its prompt to a fixed length; the "
+                         f"prompt's length matters only to the SD 1.x / 2.x / XL pipelines' long-prompt scheme")
+    if spec.chunked_prompts:
+        # Without the long-prompt scheme diffusers truncates to 77 tokens: L is read only by the scheme's terms.
+        values["L"] = positive_int(CLIP_TOKENS if prompt_tokens is None else prompt_tokens, "prompt_tokens",
+                                   MAX_COUNT)
     if spec.video:
         values["T"] = frames
     return values
@@ -259,7 +281,8 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
              batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
              devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
              framework: Framework | None = None, task: str | None = None, attention: str = "sdpa",
-             quantize=None) -> dict:
+             quantize=None, prompt_tokens: int | None = None, safety_checker: bool = True,
+             long_prompt: bool = False) -> dict:
     """Peak GPU memory (bytes, per device) of one text-to-image / text-to-video call of a diffusers pipeline:
     a bundled id (``symbolic.pipelines.catalog.CATALOG``), its Hub id, or a folder holding ``model_index.json`` and
     the components' ``config.json`` files. Sizes, frames and guidance default to the pipeline's own defaults.
@@ -268,7 +291,9 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     ``MEMORY_OPTIONS`` the pipeline offers, one offload mode at most (``model_cpu_offload``,
     ``sequential_cpu_offload``, ``group_offload:block_level:N[:stream]``, ``group_offload:leaf_level[:stream]``) and
     ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (the denoiser's storage). ``quantize``: ``{role: scheme}`` or
-    ``["role=scheme"]``, schemes of ``symbolic.quantization.SCHEMES``.
+    ``["role=scheme"]``, schemes of ``symbolic.quantization.SCHEMES``. ``safety_checker=False``: loaded without
+    it (pipelines that have one). ``long_prompt``: a prompt of ``prompt_tokens`` tokens (default 77) encoded in
+    chunks of 75 (SD 1.x / 2.x / XL; without it diffusers truncates to 77 and the length changes nothing).
 
     Returns ``peak_allocated_bytes`` (``torch.cuda.max_memory_allocated``), ``peak_reserved_bytes`` (the caching
     allocator's segments: allocated + weights' segment slack + a cached pool + 16/25 of the largest stage activation,
@@ -278,8 +303,8 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     the weights resident then), ``latent_shape`` and ``tokens`` (the denoiser's self-attention sequence length).
     """
     config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention,
-                         quantize)
-    return evaluate(config, values_of(config, frames, height, width, batch, guidance_scale, devices))
+                         quantize, safety_checker, long_prompt)
+    return evaluate(config, values_of(config, frames, height, width, batch, guidance_scale, devices, prompt_tokens))
 
 
 def estimate_video_pipeline(model: str, frames: int, height: int, width: int, batch: int = 1,
@@ -290,3 +315,21 @@ def estimate_video_pipeline(model: str, frames: int, height: int, width: int, ba
     return estimate(model, height, width, frames=frames, batch=batch, guidance_scale=guidance_scale, dtype=dtype,
                     memory_options=memory_options, devices=devices, parallel=parallel,
                     attention_backend=attention_backend, framework=framework)
+
+
+#: ``estimate_sd15``'s argument names -> ``estimate``'s (its errors name the argument the caller typed).
+SD15_ARGUMENTS = {"batch": "num_images_per_prompt", "attention_backend": "sdpa_backend"}
+
+
+def estimate_sd15(height: int = 512, width: int = 512, *, task: str = "img2img", num_images_per_prompt: int = 1,
+                  guidance_scale: float = 7.5, prompt_tokens: int = 77, attention: str = "sdpa",
+                  sdpa_backend: str = "default", dtype: str = "fp16", memory_options=(), safety_checker: bool = True,
+                  long_prompt: bool = False, framework: Framework | None = None) -> dict:
+    """``estimate("sd15", ...)`` with the argument names of ``StableDiffusionImg2ImgPipeline.__call__``
+    (``num_images_per_prompt``) and the defaults of the measured rows (img2img, 512 x 512, guidance 7.5, fp16)."""
+    from symbolic.validation import renamed
+
+    return renamed(lambda: estimate("sd15", height, width, batch=num_images_per_prompt, guidance_scale=guidance_scale,
+                                    dtype=dtype, memory_options=memory_options, attention_backend=sdpa_backend,
+                                    framework=framework, task=task, attention=attention, prompt_tokens=prompt_tokens,
+                                    safety_checker=safety_checker, long_prompt=long_prompt), SD15_ARGUMENTS)

@@ -72,6 +72,9 @@ class PipelineSpec:
     #: The denoiser is a UNet whose attention runs diffusers' processors: the classic ``AttnProcessor`` and
     #: ``enable_attention_slicing`` apply (the transformers modelled here run their own SDPA calls).
     attention_processors: bool = False
+    #: Every text encoder is a CLIP of 77 positions feeding a cross-attending UNet, so a long-prompt scheme (compel,
+    #: the lpw community pipelines) can encode ceil(L / 75) chunks and concatenate them; diffusers itself truncates.
+    chunked_prompts: bool = False
 
     def __post_init__(self) -> None:
         if self.guidance not in GUIDANCE_MODES:

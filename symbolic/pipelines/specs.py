@@ -77,7 +77,7 @@ register_spec(PipelineSpec(
     guidance="batched", frame_rule="image", denoiser_text_tokens=77, prompt_embeds_from=("text_encoder",),
     latents_fp32=False, model_input_copy=True, multiple=8, default_guidance_scale=7.5,
     default_height=None, default_width=None, default_frames=None, default_dtype="fp16",
-    tasks=("txt2img", "img2img"), attention_processors=True,
+    tasks=("txt2img", "img2img"), attention_processors=True, chunked_prompts=True,
     source="pipeline_stable_diffusion.py (img2img: pipeline_stable_diffusion_img2img.py prepare_latents): "
            "encode_prompt (padding max_length 77, last hidden state), __call__ "
            "(torch.cat([latents] * 2), torch.cat([negative_prompt_embeds, prompt_embeds])), check_inputs "
@@ -91,7 +91,7 @@ register_spec(PipelineSpec(
     prompt_embeds_from=("text_encoder", "text_encoder_2"),
     latents_fp32=False, model_input_copy=True, multiple=8, default_guidance_scale=5.0,
     default_height=None, default_width=None, default_frames=None, default_dtype="fp16",
-    encodes_negative_prompt=False, vae_upcast=True, tasks=("txt2img", "img2img"), attention_processors=True,
+    encodes_negative_prompt=False, vae_upcast=True, tasks=("txt2img", "img2img"), attention_processors=True, chunked_prompts=True,
     source="pipeline_stable_diffusion_xl.py (img2img: pipeline_stable_diffusion_xl_img2img.py prepare_latents, "
            "which upcasts the VAE for the encode too): encode_prompt (both CLIP encoders with output_hidden_states, "
            "hidden_states[-2] concatenated to 2048 wide; force_zeros_for_empty_prompt: no negative encoding), "

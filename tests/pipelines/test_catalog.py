@@ -149,8 +149,10 @@ def test_models_lists_every_bundled_id():
     (("estimate", "flux.1-dev", "--attention", "classic"), "--attention"),
     (("estimate", "wan2.1-t2v-14b", "--memory-option", "attention_slicing"), "--memory-option"),
     (("estimate", "wan2.1-t2v-1.3b", "--no-safety-checker"), "--no-safety-checker"),
-    (("estimate", "sdxl", "--prompt-tokens", "20"), "--prompt-tokens"),
-    (("estimate", "sd15", "--devices", "2"), "--devices"),
+    (("estimate", "flux.1-dev", "--prompt-tokens", "20"), "--prompt-tokens"),
+    (("estimate", "sd3.5-medium", "--long-prompt"), "--long-prompt"),
+    (("estimate", "sd15", "--devices", "2"), "--parallel"),
+    (("estimate", "sd15", "--devices", "2", "--parallel", "ulysses"), "--parallel"),
     (("estimate", "sd15", "--frames", "9"), "--frames"),
     (("estimate", "flux.1-dev", "--frames", "9"), "frames"),
 ])

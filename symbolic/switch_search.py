@@ -14,6 +14,8 @@ cost  switch                                      why
 5     text_encoder_cpu                            the prompt encoded on the CPU: seconds, once per call
 6     model_cpu_offload                           each component crosses PCIe once per call (~1 s per 20 GB)
 7     layerwise_casting:fp8_e4m3                  a cast per layer per step (~10 %) and fp8-rounded weights
+7     no_text_encoder_3 (SD 3 / 3.5)              no time, but T5's embedding replaced by zeros: weaker prompt
+                                                  adherence, above all for long prompts and text in images
 8     group_offload:block_level:1:stream          the denoiser crosses PCIe every step, overlapped on a stream
 9     quantize <denoiser>=bnb_nf4                 4-bit weights: a dequantisation per matmul, a quality change
 9     quantize <largest text encoder>=bnb_nf4     the same for the text encoder (once per call)
@@ -38,6 +40,7 @@ OFFLOAD_MODES = ("model_cpu_offload", "group_offload:block_level:1:stream", "gro
                  "sequential_cpu_offload")
 COSTS = {"vae_slicing": 1, "vae_tiling": 2, "no_safety_checker": 2, "default_sdpa": 3, "fp16": 3, "bf16": 3,
          "attention_slicing": 4, "text_encoder_cpu": 5, "model_cpu_offload": 6, "layerwise_casting:fp8_e4m3": 7,
+         "no_text_encoder_3": 7,
          "group_offload:block_level:1:stream": 8, "group_offload:leaf_level:stream": 10,
          "sequential_cpu_offload": 12}
 QUANTIZE_COST = 9

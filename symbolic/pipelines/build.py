@@ -320,7 +320,9 @@ def resident_replay(config: PipelineConfig) -> tuple[int, int]:
 
 
 def text_roles(config: PipelineConfig) -> tuple[str, ...]:
-    return tuple(call.role for call in config.spec.text_calls)
+    """The text encoders that are loaded and run, in call order (an optional one left out under ``no_<role>``: its
+    zeros are counted with the embeddings, ``text.kept_embeddings``)."""
+    return tuple(call.role for call in config.spec.text_calls if call.role in config.roles)
 
 
 def _is_text(config: PipelineConfig, role: str) -> bool:
@@ -720,8 +722,9 @@ class PipelineModel(StagedModel):
 
     @cached_property
     def peak_reserved(self) -> sp.Expr:
-        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * maximum(*self.stage_activations.values()),
-                                 evaluate=False)
+        # The VAE decoder's upsamplers leave the segments cached before them too small for the blocks after them
+        # (symbolic/reserved.py): its activation, not the largest stage's, sets the fragmentation.
+        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * self.stage_activations["vae_decode"], evaluate=False)
         return self.peak_allocated + self.weights_segment_slack + RESERVED_CACHE_BYTES + fragmentation
 
     @cached_property

@@ -32,8 +32,10 @@ class PipelineConfig:
 
     @property
     def roles(self) -> tuple[str, ...]:
-        """The components ``from_pretrained`` loads (the safety checker left out when it is switched off)."""
-        return tuple(r for r in self.source.roles if self.safety_checker or r != "safety_checker")
+        """The components ``from_pretrained`` loads (the safety checker left out when it is switched off, an optional
+        text encoder under ``no_<role>``)."""
+        return tuple(r for r in self.source.roles if (self.safety_checker or r != "safety_checker")
+                     and not self.has(f"no_{r}"))
 
     @property
     def spec(self):

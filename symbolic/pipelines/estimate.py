@@ -19,7 +19,7 @@ from symbolic.validation import MAX_COUNT, choice, guidance_copies, positive_int
 #: Switches without arguments. Parametrised ones: ``group_offload:block_level:N[:stream]``,
 #: ``group_offload:leaf_level[:stream]``, ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (``symbolic.offload``).
 MEMORY_OPTIONS = ("model_cpu_offload", "sequential_cpu_offload", "vae_tiling", "vae_slicing", "attention_slicing",
-                  "text_encoder_cpu")
+                  "text_encoder_cpu", "no_text_encoder_3")
 #: Other names of the same switches.
 ALIASES = {"cpu_offload": "model_cpu_offload"}
 #: The switches the fit search tries beyond MEMORY_OPTIONS (one of each parametrised kind).
@@ -130,6 +130,13 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
             raise ValueError(f"memory_options: attention_slicing applies to UNet pipelines, not to {source.name}")
     quantized = _quantize(quantize, source)
     _check_switches(source, options, quantized, parallel)
+    optional = {f"no_{call.role}": call.role for call in spec.text_calls if call.optional}
+    for option in sorted(o for o in options if o.startswith("no_")):
+        if option not in optional:
+            raise ValueError(f"memory_options: {option} applies to pipelines that run without that text encoder "
+                             f"(SD 3 / 3.5's T5), not to {source.name}")
+        if optional[option] in dict(quantized):
+            raise ValueError(f"quantize: {optional[option]} is not loaded under {option}")
     for name, value in (("safety_checker", safety_checker), ("long_prompt", long_prompt)):
         if not isinstance(value, bool):
             raise ValueError(f"{name}: must be True or False, got {value!r}")

@@ -28,6 +28,9 @@ class TextCall:
     role: str
     tokens_in: int
     tokens_kept: int
+    #: The pipeline may be loaded without this encoder (``text_encoder_3=None``): ``encode_prompt`` then puts zeros of
+    #: the embedding's shape on the device instead (SD 3's ``_get_t5_prompt_embeds``). Switch ``no_<role>``.
+    optional: bool = False
 
 
 @dataclass(frozen=True)

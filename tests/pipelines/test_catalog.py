@@ -4,6 +4,7 @@ video models exactly as the hand-built model they replaced computed them (golden
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from symbolic import components
 from symbolic.pipelines import catalog
 from symbolic.pipelines.estimate import estimate, estimate_video_pipeline, make_config, pipeline_model
+from symbolic.reserved import RESERVED_TRANSIENT_FRACTION
 
 IDS = tuple(catalog.CATALOG)
 GOLDEN = Path(__file__).with_name("data_video_regression.json")
@@ -110,10 +112,11 @@ def _replay_change(args: dict) -> tuple[int, int]:
 @pytest.mark.parametrize("case", _golden_cases()[::7], ids=lambda c: c["args"]["model"])
 def test_video_models_as_the_hand_built_model_computed_them(case):
     """The golden file holds the removed per-family video model's results (295 settings; every 7th runs here).
-    Three deliberate changes since, each accounted for exactly: the weights are replayed through the allocator as
+    Four deliberate changes since, each accounted for exactly: the weights are replayed through the allocator as
     ``pipe.to()`` moves them (all components in one replay, sorted), the text encoders run on the one prompt (the
-    embeddings are repeated for the B videos after the call: text stages compared at B = 1 only), and
-    HunyuanVideo's text stage is two stages (LLaMA, then CLIP with LLaMA's output held)."""
+    embeddings are repeated for the B videos after the call: text stages compared at B = 1 only),
+    HunyuanVideo's text stage is two stages (LLaMA, then CLIP with LLaMA's output held), and the reserved bytes'
+    fragmentation follows the VAE decode's activation (as fitted on SD 1.5) instead of the largest stage's."""
     args = dict(case["args"], memory_options=tuple(case["args"].get("memory_options", ())))
     new, old = estimate_video_pipeline(**args), case["result"]
     rounding, slack = _replay_change(args)
@@ -125,7 +128,11 @@ def test_video_models_as_the_hand_built_model_computed_them(case):
     if not old["peak_stage"].startswith("text"):
         assert new["peak_stage"] == old["peak_stage"]
         assert new["peak_allocated_bytes"] == old["peak_allocated_bytes"] + rounding
-        assert new["peak_reserved_bytes"] == old["peak_reserved_bytes"] + rounding + slack
+        activations = new["stage_activation_bytes"]
+        fraction = RESERVED_TRANSIENT_FRACTION
+        refit = (math.floor(fraction * activations["vae_decode"])
+                 - math.floor(fraction * max(activations[s] for s in ("transformer_step", "vae_decode"))))
+        assert new["peak_reserved_bytes"] == old["peak_reserved_bytes"] + rounding + slack + refit
     if args["model"] != "hunyuanvideo" and args.get("batch", 1) == 1:
         assert new["stages"]["text_encoder"] == old["stages"]["text_encoder"] + rounding
     if args["model"] != "hunyuanvideo":

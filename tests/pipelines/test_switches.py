@@ -96,3 +96,27 @@ def test_large_models_find_switches_that_fit_consumer_cards(model, size, budget)
     assert found["fits"], found
     for option in found["fits"]:
         assert option["min_gpu_memory_bytes"] <= budget
+
+
+@pytest.mark.parametrize("model", ["sd3.5-medium", "sd3.5-large"])
+def test_no_text_encoder_3_drops_t5_and_keeps_its_zeros(model):
+    """SD 3 loaded with ``text_encoder_3=None``: T5's weights and stage go, ``encode_prompt`` puts zeros of the same
+    embedding shape on the device, so the denoiser's step is unchanged."""
+    plain = estimate(model, 1024, 1024)
+    dropped = estimate(model, 1024, 1024, memory_options=["no_text_encoder_3"])
+    assert "text_encoder_3" not in dropped["stages"]
+    assert "text_encoder_3" not in dropped["component_weights_bytes"]
+    assert dropped["stage_activation_bytes"]["transformer_step"] == plain["stage_activation_bytes"]["transformer_step"]
+    t5 = plain["component_weights_bytes"]["text_encoder_3"]
+    # Allocator rounding of the one load replay shifts a few bytes; the T5 weights are gone, nothing else.
+    assert abs(plain["weights_bytes"] - dropped["weights_bytes"] - t5) < 2**21
+
+
+@pytest.mark.parametrize("model, kwargs, argument", [
+    ("sdxl", {"memory_options": ["no_text_encoder_3"]}, "memory_options"),
+    ("flux.1-dev", {"memory_options": ["no_text_encoder_3"]}, "memory_options"),
+    ("sd3.5-medium", {"memory_options": ["no_text_encoder_3"], "quantize": {"text_encoder_3": "bnb_nf4"}}, "quantize"),
+])
+def test_no_text_encoder_3_refused_where_it_does_not_apply(model, kwargs, argument):
+    with pytest.raises(ValueError, match=f"^{argument}: "):
+        estimate(model, **kwargs)

@@ -19,7 +19,6 @@ from symbolic.arch.tensors import numel
 from symbolic.arch.vae3d import CogVideoXVAE, HunyuanVideoVAE, WanVAE
 from symbolic.arch.video_transformer import CogVideoXTransformer, HunyuanVideoTransformer, WanTransformer
 from symbolic.pipelines.estimate import estimate_video_pipeline, pipeline_model as video_model
-from symbolic.pipelines.published import published_comparison, published_figures
 from hub_configs import video_config
 from symbolic.symbols import B, G, H, P, T, W, b
 from symbolic.terms import Stage
@@ -272,7 +271,7 @@ def test_wan_needs_multiples_of_16():
         estimate_video_pipeline("wan2.1-t2v-1.3b", 81, 488, 832)
 
 
-# --- speed and the published figures -------------------------------------------------------------------------------
+# --- speed (the published figures: tests/pipelines/test_published.py) ---------------------------------------------
 def test_cold_and_warm_speed():
     start = time.perf_counter()
     estimate_video_pipeline("wan2.1-t2v-14b", 81, 720, 1280, devices=4, parallel="ring", attention_backend="math",
@@ -283,11 +282,3 @@ def test_cold_and_warm_speed():
                             memory_options=("vae_tiling",))
     warm = time.perf_counter() - start
     assert cold < 1.0 and warm < 0.05
-
-
-def test_published_figures():
-    figures = published_figures()
-    assert {f["model"] for f in figures} == {"cogvideox-2b", "wan2.1-t2v-1.3b", "hunyuanvideo"}
-    rows = published_comparison()
-    for row in rows:
-        assert 0.6 < row["ratio"] < 1.4, row

@@ -7,9 +7,9 @@ the weights' values differ, and values do not change memory.
 Components
     * every model role of :func:`symbolic.pipelines.catalog.load` (``<role>/config.json``): diffusers classes with
       ``ModelMixin.from_config``, transformers classes with ``cls(cls.config_class(**config))``, SD 1.5's
-      ``StableDiffusionSafetyChecker`` with a ``CLIPConfig`` (as :mod:`symbolic.harness.build_sd15`);
-    * built with their parameters on the ``meta`` device (buffers real, on the CPU:
-      ``accelerate.init_empty_weights(include_buffers=False)``, what ``from_pretrained`` does), then every tensor is
+      ``StableDiffusionSafetyChecker`` with a ``CLIPConfig`` built from its ``vision_config`` and ``projection_dim``;
+    * built with their parameters on the ``meta`` device (buffers real, on the CPU: :func:`parameters_on_meta`, as
+      ``accelerate.init_empty_weights(include_buffers=False)`` inside ``from_pretrained``), then every tensor is
       allocated on the target device in its loaded dtype in ``module.to()``'s order (children first, then own
       parameters, then own buffers), parameters filled with N(0, 0.02) noise: nothing is built twice, nothing
       passes through host memory;
@@ -20,8 +20,8 @@ Components
       float16 and bfloat16; non-persistent buffers keep the dtype ``__init__`` gave them; integer tensors keep theirs;
     * scheduler: ``scheduler/scheduler_config.json`` when the folder has one, else the class of ``model_index.json``
       with its defaults (values do not change memory);
-    * tokenizers, offline: a ``CLIPTokenizer`` role gets the byte-level BPE tokenizer of
-      :func:`symbolic.harness.build_sd15.build_tokenizer` (``model_max_length`` 77); every other tokenizer (T5,
+    * tokenizers, offline: a ``CLIPTokenizer`` role gets a byte-level BPE tokenizer over a small vocabulary
+      (:func:`clip_tokenizer`, ``model_max_length`` 77); every other tokenizer (T5,
       umT5, LLaMA, Qwen2) is a ``PreTrainedTokenizerFast`` over a small word-level vocabulary
       (:func:`word_tokenizer`: whitespace-split words, ``</s>`` appended, ``<pad>`` padding). The pipelines call them
       with ``padding="max_length"`` (T5, LLaMA: the token count is the pipeline's, whatever the prompt) or
@@ -29,7 +29,11 @@ Components
       tokens asked for, template included). Each word of the prompt (``"a"``) is one token in both tokenizers, so
       the text encoders run on the real pipelines' token counts: the prompts go through the real
       ``encode_prompt``, nothing is bypassed;
-    * SD 1.5's ``feature_extractor``: CLIP's image processor (:func:`symbolic.harness.build_sd15.build_feature_extractor`).
+    * SD 1.5's ``feature_extractor``: CLIP's image processor with its defaults (:func:`build_feature_extractor`).
+
+On the ``meta`` device the same components cost nothing: :mod:`symbolic.harness.meta_trace` runs them there, and
+:func:`tensor_sizes` lists every tensor in the order ``module.to()`` allocates it (the component tests compare it
+with ``symbolic.components``' tensor lists).
 
 The pipeline class is ``model_index.json``'s ``_class_name`` (``img2img``: its image-to-image sibling from diffusers'
 ``AUTO_IMAGE2IMAGE_PIPELINES_MAPPING``), constructed with the components its ``__init__`` takes
@@ -45,6 +49,7 @@ import contextlib
 import copy
 import inspect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
@@ -102,6 +107,49 @@ def role_class(model: str, role: str):
 
 
 # --------------------------------------------------------------------------------------------------- dtype rule
+
+#: The estimate's dtype names (``PipelineConfig.dtype_of``) and torch's long names -> ``torch`` attribute.
+_TORCH_DTYPES = {"fp32": "float32", "float32": "float32", "fp16": "float16", "float16": "float16",
+                 "bf16": "bfloat16", "bfloat16": "bfloat16"}
+
+
+def resolve_dtype(dtype) -> torch.dtype:
+    """``"fp16"`` / ``"bf16"`` / ``"fp32"`` (or ``"float16"``, ..., or a ``torch.dtype``) -> ``torch.dtype``."""
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return getattr(torch, _TORCH_DTYPES[str(dtype).lower()])
+    except KeyError:
+        raise ValueError(f"dtype must be one of {sorted(_TORCH_DTYPES)}, not {dtype!r}") from None
+
+
+def dtype_name(dtype) -> str:
+    """The estimate's name (``fp16`` / ``bf16`` / ``fp32``) of a dtype given either way."""
+    target = resolve_dtype(dtype)
+    return next(short for short, long in _TORCH_DTYPES.items() if len(short) == 4 and long == str(target)[6:])
+
+
+@contextlib.contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Every parameter registered inside goes to the ``meta`` device; buffers stay where they are built
+    (``accelerate.init_empty_weights(include_buffers=False)``, which ``from_pretrained`` uses): nothing is allocated
+    twice, and buffers computed in ``__init__`` (RoPE tables, position ids) keep their values."""
+    from torch import nn
+
+    original = nn.Module.register_parameter
+
+    def register_parameter(self, name, param):
+        original(self, name, param)
+        if param is not None and param.device.type != "meta":
+            self._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+
+    nn.Module.register_parameter = register_parameter
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original
 
 
 def keep_fp32_names(module: nn.Module, library: str, target: torch.dtype) -> tuple[str, ...]:
@@ -196,9 +244,6 @@ def build_module(model: str, role: str, device="cpu", dtype: str | None = None,
     """One model role with random weights on ``device`` in its loaded dtypes, eval mode, gradients off."""
     import torch
 
-    from symbolic.harness.build_sd15 import resolve_dtype
-    from symbolic.harness.build_video import parameters_on_meta
-
     library, cls = role_class(model, role)
     config = role_config(model, role, override)
     target = resolve_dtype(role_dtype(model, role, dtype))
@@ -241,12 +286,70 @@ def is_word_tokenizer(tokenizer) -> bool:
         return False
 
 
-def build_tokenizer(class_name: str):
-    if class_name == "CLIPTokenizer":
-        from symbolic.harness.build_sd15 import build_tokenizer as clip
+#: CLIP's ``model_max_length`` (``tokenizer/tokenizer_config.json`` of every CLIP tokenizer the bundled pipelines
+#: name: 77).
+CLIP_MAX_LENGTH = 77
+CLIP_BOS = "<|startoftext|>"
+CLIP_EOS = "<|endoftext|>"
+#: A few BPE merges on top of the 512 byte-level symbols, so the CLIP tokenizer exercises its merge path.
+_CLIP_MERGES = ("t h", "th e</w>", "a n", "an d</w>", "o f</w>", "i n", "p h", "o t", "ot o</w>", "ph oto</w>")
 
-        return clip({"model_max_length": 77})
-    return word_tokenizer()
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2 / CLIP byte -> printable unicode character table (the byte-level BPE alphabet)."""
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1))
+          + list(range(ord("\u00ae"), ord("\u00ff") + 1)))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def clip_vocabulary() -> tuple[dict[str, int], list[str]]:
+    """A byte-level CLIP BPE vocabulary and its merges: the 256 byte symbols, the same with the end-of-word suffix
+    ``</w>``, one token per merge, then ``<|startoftext|>`` and ``<|endoftext|>`` (the layout of CLIP's real
+    vocabulary, 522 tokens instead of 49,408). A one-letter word is one token."""
+    chars = list(_bytes_to_unicode().values())
+    tokens = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in _CLIP_MERGES] + [CLIP_BOS, CLIP_EOS]
+    return {tok: i for i, tok in enumerate(tokens)}, list(_CLIP_MERGES)
+
+
+def clip_tokenizer(model_max_length: int = CLIP_MAX_LENGTH):
+    """A ``CLIPTokenizer`` over :func:`clip_vocabulary`, written to a temporary directory (offline)."""
+    import tempfile
+
+    from transformers import CLIPTokenizer
+
+    vocab, merges = clip_vocabulary()
+    with tempfile.TemporaryDirectory(prefix="clip_tokenizer_") as tmp:
+        folder = Path(tmp)
+        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+        return CLIPTokenizer.from_pretrained(tmp, model_max_length=model_max_length)
+
+
+def build_tokenizer(class_name: str):
+    """The offline tokenizer of a ``tokenizer*`` role whose class ``model_index.json`` names."""
+    return clip_tokenizer() if class_name == "CLIPTokenizer" else word_tokenizer()
+
+
+def build_feature_extractor():
+    """CLIP's image processor with its defaults (resize shortest edge 224, centre crop 224, CLIP mean/std).
+
+    transformers 5 falls back to the PIL backend when torchvision is missing; the PIL class is used directly then,
+    which avoids the warning. Either way the processing runs on the CPU; the pipeline moves ``pixel_values`` to the
+    device."""
+    import importlib.util
+
+    import transformers
+
+    if importlib.util.find_spec("torchvision") is not None:
+        return transformers.CLIPImageProcessor()
+    return getattr(transformers, "CLIPImageProcessorPil", transformers.CLIPImageProcessor)()
 
 
 # --------------------------------------------------------------------------------------------------- scheduler
@@ -286,8 +389,6 @@ def build_components(model: str, device="cpu", dtype: str | None = None,
         elif role == "scheduler":
             components[role] = build_scheduler(model)
         elif role == "feature_extractor":
-            from symbolic.harness.build_sd15 import build_feature_extractor
-
             components[role] = build_feature_extractor()
     return components
 
@@ -396,6 +497,36 @@ def default_prompt_tokens(model: str) -> int:
 
 
 # --------------------------------------------------------------------------------------------------- counting
+
+
+@dataclass(frozen=True)
+class TensorSize:
+    """One parameter or buffer as ``module.to()`` allocates it."""
+
+    name: str
+    kind: str  # "parameter" | "buffer"
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    numel: int
+    nbytes: int
+
+
+def tensor_sizes(module: nn.Module) -> list[TensorSize]:
+    """Every parameter and buffer of ``module`` in the order ``module.to(...)`` allocates them, in their current
+    dtypes: ``nn.Module._apply`` recurses into the children first, then converts the module's own parameters, then
+    its buffers (:func:`_post_order`). A tensor shared by two modules is listed once (the second conversion is a
+    no-op)."""
+    out: list[TensorSize] = []
+    seen: set[int] = set()
+    for prefix, mod in _post_order(module):
+        for kind, table in (("parameter", mod._parameters), ("buffer", mod._buffers)):
+            for key, t in table.items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                out.append(TensorSize(f"{prefix}{key}", kind, tuple(t.shape), t.dtype, t.numel(),
+                                      t.numel() * t.element_size()))
+    return out
 
 
 def weight_bytes(module: nn.Module) -> int:

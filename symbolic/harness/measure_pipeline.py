@@ -20,8 +20,8 @@ num_images_per_prompt, guidance_scale, prompt_tokens``):
   ``+``; ``cpu_offload`` and ``text_encoder_cpu`` are not run by this harness (refused);
 * stage peaks: the forward of every text encoder of the spec (stage named by its role), the denoiser's forward
   (``unet_step`` / ``transformer_step``), ``vae.encode``, ``vae.decode`` and ``safety_checker.forward`` are wrapped
-  (:class:`PipelineStageRecorder`, the folding rule of :class:`symbolic.harness.measure_sd15.StageRecorder`: the
-  allocator's peak is reset before each stage and folded into the stage's running maximum after it);
+  (:class:`symbolic.harness.torch_memory.StageRecorder`: the allocator's peak is reset before each stage and folded
+  into the stage's running maximum after it; ``num_inference_steps`` 2 keeps a row short: every step is the same);
   ``peak_allocated_bytes`` / ``peak_reserved_bytes`` are maxima over the whole call; ``weights_allocated_bytes`` is
   ``memory_allocated`` before the call;
 * ``--min-cap`` (issue 9, the OOM boundary): after the measured call, bisect
@@ -46,16 +46,15 @@ import dataclasses
 import functools
 import gc
 import json
+import os
+import platform
 import sys
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from symbolic.harness.measure_sd15 import (  # the sd15 harness's row I/O and memory readings, shared
-    CudaMemory, NullMemory, RowWriter, StageRecorder, _cell, _environment, append_error_row, format_row,
-    memory_for, noise_image, open_device, sdpa_context,
-)
+from symbolic.harness.torch_memory import CudaMemory, StageRecorder, memory_for, open_device
 
 INPUT_COLUMNS = (
     "model", "task", "attention", "sdpa_backend", "memory_option", "dtype", "height", "width", "frames",
@@ -114,6 +113,12 @@ class RowSpec:
                 raise ValueError(f"memory_option {option!r} not run by this harness ({MEMORY_OPTIONS})")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {self.dtype!r}")
+        if self.height is None or self.width is None:
+            raise ValueError(f"{self.model}: height and width are needed, got {self.height} x {self.width}")
+        if self.task == "txt2img" and (self.height % spec.multiple or self.width % spec.multiple):
+            # the pipeline's check_inputs refuses it (img2img resizes its image to a multiple instead)
+            raise ValueError(f"{self.model}: height and width must be multiples of {spec.multiple}, not "
+                             f"{self.height} x {self.width}")
         if spec.video and self.frames is None:
             object.__setattr__(self, "frames", int(spec.default_frames))
         if not spec.video and self.frames is not None:
@@ -168,10 +173,60 @@ def read_rows(path, model: str | None = None) -> list[RowSpec]:
     return [r for r in rows if model is None or r.model == model]
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(float(value))  # 5.0, 7.5: as in sd15_h100.csv
+    return str(value)
+
+
+def format_row(row: Mapping[str, Any], columns: Sequence[str] = COLUMNS) -> list[str]:
+    """The cells of one output row in ``columns`` order (``""`` for a stage that did not run)."""
+    return [_cell(row.get(c)) for c in columns]
+
+
+class RowWriter:
+    """Appends rows to a CSV (header, ``\\n`` line ends, the cell format of ``sd15_h100.csv``), flushing each."""
+
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str] = COLUMNS, append: bool = False):
+        self.path = Path(path)
+        self.columns = tuple(columns)
+        exists = append and self.path.exists() and self.path.stat().st_size > 0
+        self._fh = open(self.path, "a" if exists else "w", newline="")
+        self._writer = csv.writer(self._fh, lineterminator="\n")
+        if not exists:
+            self._writer.writerow(self.columns)
+            self._fh.flush()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._writer.writerow(format_row(row, self.columns))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "RowWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def write_rows(path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] = COLUMNS) -> None:
     with RowWriter(path, columns) as w:
         for r in rows:
             w.write(r)
+
+
+def append_error_row(path: Path, columns: Sequence[str], cells: list[str], exc: BaseException) -> None:
+    """Record a row that failed (e.g. out of memory) in ``path``: its input cells and the error, header first."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        if new:
+            writer.writerow(tuple(columns) + ("error",))
+        writer.writerow(cells + [f"{type(exc).__name__}: {exc}"[:500]])
 
 
 # ----------------------------------------------------------------------------------------------- predictions
@@ -214,49 +269,32 @@ def wrapped_methods(model: str, components: Mapping[str, Any]) -> list[tuple[str
     return [(c, m, s) for c, m, s in out if components.get(c) is not None]
 
 
-class PipelineStageRecorder(StageRecorder):
-    """:class:`StageRecorder` for any spec's stages; keeps the order in which stages were entered (``order``) and
-    restores an instance attribute the wrapper replaced (a hook's)."""
-
-    def __init__(self, memory: NullMemory, methods: Sequence[tuple[str, str, str]]):
-        super().__init__(memory)
-        self.methods = tuple(methods)
-        self.order: list[str] = []
-        self._saved: list[tuple[Any, str, Any]] = []
-
-    def begin_call(self) -> int:
-        self.order.clear()
-        return super().begin_call()
-
-    def enter(self, stage: str) -> None:
-        self.order.append(stage)
-        super().enter(stage)
-
-    def install(self, components: Mapping[str, Any]) -> None:
-        self.uninstall()
-        for comp_name, method, stage in self.methods:
-            obj = components.get(comp_name)
-            if obj is None:
-                continue
-            previous = vars(obj).get(method, _MISSING)
-            wrapper = self._wrap(getattr(obj, method), stage)
-            object.__setattr__(obj, method, wrapper)
-            self._saved.append((obj, method, previous))
-
-    def uninstall(self) -> None:
-        for obj, method, previous in reversed(self._saved):
-            if previous is _MISSING:
-                if method in vars(obj):
-                    object.__delattr__(obj, method)
-            else:
-                object.__setattr__(obj, method, previous)
-        self._saved.clear()
-
-
-_MISSING = object()
 
 
 # ----------------------------------------------------------------------------------------------- one row
+
+
+def noise_image(height: int, width: int, seed: int = SEED):
+    """A ``width x height`` RGB PIL image of uniform noise (img2img's init image)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8), mode="RGB")
+
+
+def sdpa_context(backend: str):
+    """``torch.nn.attention.sdpa_kernel`` for a forced backend; a null context for ``default``."""
+    if backend == "default":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel({
+        "math": SDPBackend.MATH,
+        "efficient": SDPBackend.EFFICIENT_ATTENTION,
+        "flash": SDPBackend.FLASH_ATTENTION,
+        "cudnn": SDPBackend.CUDNN_ATTENTION,
+    }[backend])
 
 
 def configure(pipe, spec: RowSpec) -> None:
@@ -371,7 +409,7 @@ def measure_row(spec: RowSpec, device: str = "cuda", cache: ComponentCache | Non
     pipe = pipeline_from_components(spec.model, components, spec.task)
     configure(pipe, spec)
     memory = memory_for(device)
-    recorder = PipelineStageRecorder(memory, wrapped_methods(spec.model, components))
+    recorder = StageRecorder(memory, wrapped_methods(spec.model, components))
     prompt = make_prompt(pipe, spec.prompt_tokens)
     kwargs = call_kwargs(pipe, spec, prompt, num_inference_steps, strength)
 
@@ -564,6 +602,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-cap", action="store_true", help="also bisect the smallest memory cap (min_cap_bytes)")
     p.add_argument("--dtype", choices=DTYPES, default=None, help="override every row's dtype")
     return p
+
+
+def _environment(device: str, context_bytes: int | None) -> dict[str, Any]:
+    """The ``<out>.meta.json`` record: software versions, the device and the CUDA context's bytes."""
+    import torch
+
+    env: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
+                           "cuda": torch.version.cuda, "device": str(device)}
+    for name in ("diffusers", "transformers", "tokenizers"):
+        try:
+            env[name] = __import__(name).__version__
+        except Exception:  # pragma: no cover - optional
+            env[name] = None
+    if torch.device(device).type == "cuda":
+        props = torch.cuda.get_device_properties(torch.device(device))
+        env.update(gpu=props.name, gpu_total_memory=int(props.total_memory),
+                   capability=f"{props.major}.{props.minor}", cuda_context_bytes=context_bytes)
+        try:
+            env["driver"] = torch.cuda.driver_version() if hasattr(torch.cuda, "driver_version") else None
+        except Exception:  # pragma: no cover
+            env["driver"] = None
+    return env
 
 
 def _row_key(spec: RowSpec) -> tuple:

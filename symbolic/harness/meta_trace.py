@@ -3,7 +3,8 @@
 Method (``shared/DESIGN.md``, "Cross-checking without a GPU"):
 
 * The real modules (``AutoencoderKL``, ``UNet2DConditionModel``, ``CLIPTextModel``, the safety checker's CLIP vision
-  tower), built from the shipped configs by :mod:`symbolic.harness.build_sd15`, live on the ``meta`` device: every
+  tower; by default SD 1.5's, built from its bundled Hub-layout configs by
+  :func:`symbolic.harness.build_pipeline.build_components`), live on the ``meta`` device: every
   op computes shapes, dtypes and strides but no values, so any resolution runs in well under a second.
 * :class:`LiveBytesMode`, a ``TorchDispatchMode``, sees every aten op. For each output tensor whose *storage* is new
   (not the storage of one of the op's inputs: views and in-place ops allocate nothing) it adds the storage's bytes
@@ -52,7 +53,8 @@ from torch.nn.attention import SDPBackend
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from .build_sd15 import ALLOCATOR_ROUND, build_components, resolve_dtype, round_allocation
+from .build_pipeline import build_components, dtype_name, resolve_dtype
+from .torch_memory import ALLOCATOR_ROUND, round_allocation
 
 aten = torch.ops.aten
 
@@ -335,10 +337,16 @@ def trace_module(fn: Callable[[], Any], *, stage: str = "", sdpa_backend: str | 
     )
 
 
+#: The bundled pipeline whose components the ``trace_*`` stage helpers default to.
+DEFAULT_MODEL = "sd15"
+
+
 @functools.lru_cache(maxsize=8)
-def meta_components(dtype: torch.dtype = torch.float16) -> dict[str, Any]:
-    """The full-size SD 1.5 components on the ``meta`` device (cached per dtype; no memory, built in ~0.5 s)."""
-    return build_components(dtype, "meta")
+def meta_components(dtype: torch.dtype = torch.float16, model: str = DEFAULT_MODEL) -> dict[str, Any]:
+    """The full-size components of a bundled pipeline on the ``meta`` device, every one in ``dtype``
+    (:func:`symbolic.harness.build_pipeline.build_components` from the bundled Hub-layout configs; cached per
+    (dtype, model); no memory, built in about a second)."""
+    return build_components(model, "meta", dtype_name(dtype))
 
 
 def _set_attention(model: nn.Module, attention: str) -> None:

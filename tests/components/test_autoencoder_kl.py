@@ -67,7 +67,7 @@ def _real(config: dict, dtype=None):
 # --- 1. tensors -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(CONFIGS) + list(VARIANTS))
 def test_tensors_equal_the_real_class(name):
-    build = pytest.importorskip("symbolic.harness.build_sd15")
+    build = pytest.importorskip("symbolic.harness.build_pipeline")
     config = {**CONFIGS, **VARIANTS}[name]
     real = build.tensor_sizes(_real(config))
     ours = from_config(config).tensors

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
 
-from symbolic.harness.build_sd15 import tensor_sizes  # noqa: E402
+from symbolic.harness.build_pipeline import tensor_sizes  # noqa: E402
 from symbolic.pipelines import catalog  # noqa: E402
 from symbolic.pipelines.build import component  # noqa: E402
 

@@ -49,7 +49,7 @@ def _real(config: dict, **override):
 # --- 1. tensors -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(CONFIGS) + list(VARIANTS))
 def test_tensors_equal_the_real_class(name):
-    build = pytest.importorskip("symbolic.harness.build_sd15")
+    build = pytest.importorskip("symbolic.harness.build_pipeline")
     config = {**CONFIGS, **VARIANTS}[name]
     real = build.tensor_sizes(_real(config))
     ours = from_config(config).tensors

@@ -1,11 +1,13 @@
 """The spec-driven GPU harness (symbolic/harness/build_pipeline.py, measure_pipeline.py) on a CPU: the dry run of
-every bundled id, full-size builds on the ``meta`` device (weight bytes against the estimate's), one pipeline call
-end to end on tiny configs for SDXL (txt2img and img2img), FLUX.1, Qwen-Image and LTX-Video (the memory readings
-are 0 without CUDA: the tests check which stages ran, in which order, and the CSV row), ``--compare`` on a
-synthetic CSV and the OOM-boundary bisection."""
+every bundled id, one pipeline call end to end on tiny configs for SD 1.5 (with its safety checker), SDXL (txt2img
+and img2img), FLUX.1, Qwen-Image and the video pipelines (the memory readings are 0 without CUDA: the tests check
+which stages ran, in which order, the switches and the CSV row), the grids, the CLI (no CUDA, a CPU run with
+``--resume``), ``--compare`` on a synthetic CSV and on ``data/measurements/sd15_h100.csv``, and the OOM-boundary
+bisection."""
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 
@@ -14,9 +16,8 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
 from symbolic.harness import measure_pipeline as mp  # noqa: E402
-from symbolic.harness.build_pipeline import build_components, make_prompt, summary  # noqa: E402
+from symbolic.harness.build_pipeline import count_tokens, make_prompt, pipeline_from_components  # noqa: E402
 from symbolic.pipelines import catalog  # noqa: E402
-from symbolic.pipelines.estimate import estimate  # noqa: E402
 
 CLIP = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
         "vocab_size": 1000, "projection_dim": 32, "bos_token_id": 522, "eos_token_id": 523, "pad_token_id": 1}
@@ -27,8 +28,38 @@ QWEN_TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
              "rope_scaling": {"mrope_section": [2, 3, 3], "rope_type": "default", "type": "default"},
              "layer_types": ["full_attention", "full_attention"]}
 
-#: Tiny configs merged into the bundled ones (same classes, a few hundred thousand parameters).
+LLAMA = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 4, "vocab_size": 1000}
+VIDEO_VAE = {"block_out_channels": [8, 8, 8, 8], "norm_num_groups": 4, "layers_per_block": 1}
+
+#: Tiny configs merged into the bundled ones (same classes, a few hundred thousand parameters; the VAEs keep their
+#: levels, hence the latent shapes).
 TINY = {
+    "sd15": {
+        "unet": {"block_out_channels": [32, 64], "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+                 "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "layers_per_block": 1,
+                 "cross_attention_dim": 32, "attention_head_dim": 4, "norm_num_groups": 8, "sample_size": 16},
+        "vae": VAE, "text_encoder": CLIP,
+        "safety_checker": {"projection_dim": 32,
+                           "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+                                             "num_hidden_layers": 2, "patch_size": 32}},
+    },
+    "cogvideox-2b": {
+        "transformer": {"num_attention_heads": 2, "attention_head_dim": 16, "num_layers": 1, "text_embed_dim": 32,
+                        "time_embed_dim": 16},
+        "vae": VIDEO_VAE, "text_encoder": T5,
+    },
+    "wan2.1-t2v-1.3b": {
+        "transformer": {"num_attention_heads": 2, "attention_head_dim": 12, "ffn_dim": 32, "num_layers": 1,
+                        "text_dim": 32, "freq_dim": 16},
+        "vae": {"base_dim": 8, "num_res_blocks": 1}, "text_encoder": T5,
+    },
+    "hunyuanvideo": {
+        "transformer": {"num_attention_heads": 2, "attention_head_dim": 16, "rope_axes_dim": [4, 6, 6],
+                        "num_layers": 1, "num_single_layers": 1, "num_refiner_layers": 1, "text_embed_dim": 32,
+                        "pooled_projection_dim": 32},
+        "vae": VIDEO_VAE, "text_encoder": LLAMA, "text_encoder_2": CLIP,
+    },
     "sdxl": {
         "unet": {"block_out_channels": [32, 64], "layers_per_block": 1, "sample_size": 16,
                  "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
@@ -96,10 +127,23 @@ def test_columns():
         assert f"stage_{stage}_peak" in mp.COLUMNS
 
 
-def test_grid_fits_and_respects_tasks():
-    rows = mp.default_grid("sd3.5-medium")
-    assert rows and all(r.task == "txt2img" and r.attention == "sdpa" for r in rows)
+@pytest.mark.parametrize("model", ["sd15", "sd3.5-medium", "wan2.1-t2v-1.3b"])
+def test_grid_fits_respects_the_spec_and_round_trips(model, tmp_path, capsys):
+    rows = mp.default_grid(model)
+    spec = catalog.load(model).spec
+    assert rows and len(set(rows)) == len(rows)
+    assert {r.task for r in rows} <= set(spec.tasks) and (("img2img" in spec.tasks) == any(
+        r.task == "img2img" for r in rows))
+    assert all(r.attention == "sdpa" for r in rows) or spec.attention_processors
     assert all(mp.predict(r)["peak_reserved_bytes"] <= mp.GRID_BUDGET_BYTES for r in rows)
+    assert all((r.frames is not None) == spec.video for r in rows)
+    out = tmp_path / "grid.csv"
+    assert mp.main(["--model", model, "--grid", "--dry-run", "--out", str(out)]) == 0
+    assert f"{len(rows)} rows (dry run" in capsys.readouterr().out
+    header, *cells = list(csv.reader(out.open()))
+    assert tuple(header) == mp.COLUMNS and len(cells) == len(rows)
+    assert all(c == "" for c in cells[0][len(mp.INPUT_COLUMNS):])
+    assert mp.read_rows(out) == rows
 
 
 def test_row_validation():
@@ -107,20 +151,30 @@ def test_row_validation():
         mp.RowSpec("flux.1-dev", task="img2img")
     with pytest.raises(ValueError):
         mp.RowSpec("sdxl", memory_option="cpu_offload")
+    with pytest.raises(ValueError):
+        mp.RowSpec("sdxl", attention="xformers")
+    with pytest.raises(ValueError, match="multiples of 16"):
+        mp.RowSpec("wan2.1-t2v-1.3b", height=480, width=840)
+    with pytest.raises(ValueError):
+        mp.RowSpec("sd15", frames=9)
+    assert mp.RowSpec("sd15", task="img2img", height=500, width=700).height == 500  # img2img resizes its image
     assert mp.RowSpec("ltx-video").frames == catalog.load("ltx-video").spec.default_frames
     assert mp.RowSpec("qwen-image").prompt_tokens == 34 + 512
 
 
-# ------------------------------------------------------------------------------------------------- builds
+# ------------------------------------------------------------------------------------------------- tiny pipelines on a CPU
 
 
-@pytest.mark.parametrize("model", ["sdxl", "qwen-image"])
-def test_meta_build_weights_equal_estimate(model):
-    comps = build_components(model, "meta")
-    assert summary(comps) == estimate(model)["component_weights_bytes"]
+#: SD 1.5's PNDMScheduler (``skip_prk_steps``) runs one step more than asked; img2img at strength 0.8 runs
+#: ``int(STEPS * 0.8)`` of them.
+PNDM_EXTRA = 1
 
 
 @pytest.mark.parametrize("model,task,frames,order", [
+    ("sd15", "txt2img", None, ["text_encoder"] * 2 + ["unet_step"] * (STEPS + PNDM_EXTRA)
+     + ["vae_decode", "safety_checker"]),
+    ("sd15", "img2img", None, ["text_encoder"] * 2 + ["vae_encode"]
+     + ["unet_step"] * (int(STEPS * mp.IMG2IMG_STRENGTH) + PNDM_EXTRA) + ["vae_decode", "safety_checker"]),
     ("sdxl", "txt2img", None, ["text_encoder", "text_encoder_2"] + ["unet_step"] * STEPS + ["vae_decode"]),
     ("sdxl", "img2img", None, ["text_encoder", "text_encoder_2", "vae_encode", "unet_step", "vae_decode"]),
     ("flux.1-dev", "txt2img", None, ["text_encoder", "text_encoder_2"] + ["transformer_step"] * STEPS
@@ -129,6 +183,11 @@ def test_meta_build_weights_equal_estimate(model):
     ("qwen-image", "txt2img", None, ["text_encoder", "text_encoder"] + ["transformer_step"] * (2 * STEPS)
      + ["vae_decode"]),
     ("ltx-video", "txt2img", 9, ["text_encoder", "text_encoder"] + ["transformer_step"] * STEPS + ["vae_decode"]),
+    # one batched forward of 2N per step (CogVideoX), two separate forwards (Wan), guidance-distilled (HunyuanVideo)
+    ("cogvideox-2b", "txt2img", 9, ["text_encoder"] * 2 + ["transformer_step"] * STEPS + ["vae_decode"]),
+    ("wan2.1-t2v-1.3b", "txt2img", 9, ["text_encoder"] * 2 + ["transformer_step"] * (2 * STEPS) + ["vae_decode"]),
+    ("hunyuanvideo", "txt2img", 9, ["text_encoder", "text_encoder_2"] + ["transformer_step"] * STEPS
+     + ["vae_decode"]),
 ])
 def test_tiny_pipeline_end_to_end(cache, tmp_path, model, task, frames, order):
     spec = mp.RowSpec(model, task=task, dtype="fp32", height=64, width=64, frames=frames)
@@ -138,7 +197,8 @@ def test_tiny_pipeline_end_to_end(cache, tmp_path, model, task, frames, order):
     ran = set(order)
     for stage, column in mp.STAGE_COLUMNS.items():
         assert (row[column] is not None) == (stage in ran), stage
-    assert row["model"] == model and row["peak_allocated_bytes"] == 0 and row["min_cap_bytes"] is None
+    assert row["model"] == model and row["min_cap_bytes"] is None
+    assert all(row[c] == 0 for c in mp.MEASURED_COLUMNS if c != "min_cap_bytes" and row[c] is not None)
     out = tmp_path / "out.csv"
     mp.write_rows(out, [row])
     with open(out, newline="") as fh:
@@ -151,12 +211,69 @@ def test_tiny_pipeline_end_to_end(cache, tmp_path, model, task, frames, order):
     assert all("forward" not in vars(comps[c]) for c in comps if isinstance(comps[c], torch.nn.Module))
 
 
-def test_prompt_token_counts(cache):
-    from symbolic.harness.build_pipeline import count_tokens, pipeline_from_components
+@pytest.mark.parametrize("model, n", [("sd15", 2), ("sd15", 8), ("sd15", 77), ("sd15", 100), ("sdxl", 77),
+                                      ("qwen-image", 546), ("flux.1-dev", 20)])
+def test_prompt_token_counts(cache, model, n):
+    """Exactly ``n`` tokens in the first tokenizer, template and special tokens included, before truncation."""
+    pipe = pipeline_from_components(model, cache.get(model, "fp32"))
+    assert count_tokens(pipe, make_prompt(pipe, n)) == n
 
-    for model, n in (("sdxl", 77), ("qwen-image", 546), ("flux.1-dev", 20)):
-        pipe = pipeline_from_components(model, cache.get(model, "fp32"))
-        assert count_tokens(pipe, make_prompt(pipe, n)) == n
+
+@pytest.mark.parametrize("model", ["sd15", "sdxl"])
+def test_unet_switches_are_applied_and_undone(cache, model):
+    spec = mp.RowSpec(model, attention="classic", memory_option="attention_slicing+vae_tiling", dtype="fp32",
+                      height=48, width=64, num_images_per_prompt=2, guidance_scale=1.0)
+    seen = {}
+    original = mp.configure
+
+    def spy(pipe, row):
+        original(pipe, row)
+        seen.setdefault("tiling", pipe.vae.use_tiling)
+        seen.setdefault("processors", {type(p).__name__ for p in pipe.unet.attn_processors.values()})
+
+    mp.configure = spy
+    try:
+        result = mp.measure_row(spec, "cpu", cache)
+    finally:
+        mp.configure = original
+    assert seen == {"tiling": True, "processors": {"SlicedAttnProcessor"}}
+    assert "vae_encode" not in result.calls
+    assert result.calls["text_encoder"] == 1  # guidance 1: no negative prompt
+    cells = mp.format_row(result.row)
+    assert cells[mp.COLUMNS.index("stage_vae_encode_peak")] == ""  # the stage did not run: empty cell
+    assert cells[mp.COLUMNS.index("guidance_scale")] == "1.0"
+    comps = cache.get(model, "fp32")
+    assert not comps["vae"].use_tiling
+    assert {type(p).__name__ for p in comps["unet"].attn_processors.values()} == {"AttnProcessor2_0"}
+
+
+#: (model, frames, size, the VAE's tile attributes made tiny so that a small image is tiled)
+TILED = [("sd15", None, 64, {"tile_sample_min_size": 32, "tile_latent_min_size": 4}),
+         ("wan2.1-t2v-1.3b", 5, 128, {"tile_sample_min_height": 64, "tile_sample_min_width": 64,
+                                       "tile_sample_stride_height": 48, "tile_sample_stride_width": 48})]
+
+
+@pytest.mark.parametrize("model, frames, size, tiles", TILED, ids=[t[0] for t in TILED])
+def test_vae_tiling_runs_the_tiled_decode(cache, monkeypatch, model, frames, size, tiles):
+    vae = cache.get(model, "fp32")["vae"]
+    for name, value in tiles.items():
+        monkeypatch.setattr(vae, name, value)
+    calls = []
+    tiled = type(vae).tiled_decode
+    monkeypatch.setattr(type(vae), "tiled_decode", lambda self, *a, **k: calls.append(1) or tiled(self, *a, **k))
+    spec = mp.RowSpec(model, dtype="fp32", height=size, width=size, frames=frames, memory_option="vae_tiling",
+                      guidance_scale=1.0)
+    mp.measure_row(spec, "cpu", cache)
+    assert calls and not vae.use_tiling
+
+
+def test_cache_keeps_one_build():
+    cache = mp.ComponentCache("cpu", TINY)
+    a = cache.get("sd15", "fp32")
+    assert cache.get("sd15", "fp32") is a
+    b = cache.get("sd15", "bf16")
+    assert b is not a and cache.key == ("sd15", "bf16")
+    assert {p.dtype for p in b["unet"].parameters()} == {torch.bfloat16}
 
 
 # ------------------------------------------------------------------------------------------------- compare, cap
@@ -193,6 +310,49 @@ def test_find_min_cap():
     assert mp.find_min_cap(lambda cap: False, 0, 10 * step) is None
 
 
-def test_measure_needs_out_or_cuda(capsys):
+def test_measure_needs_out_or_cuda(tmp_path, capsys):
     assert mp.main(["--model", "sdxl"]) == 2
     assert mp.main(["--grid"]) == 2
+    capsys.readouterr()
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    out = tmp_path / "out.csv"
+    assert mp.main(["--model", "sdxl", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CUDA is not available" in err[0]
+    assert not out.exists()
+
+
+def test_cli_cpu_run_and_resume(cache, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(mp, "ComponentCache", lambda device: cache)  # the tiny builds
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    specs = [mp.RowSpec("sd15", dtype="fp32", height=64, width=64, guidance_scale=1.0),
+             mp.RowSpec("sd15", task="img2img", dtype="fp32", height=64, width=96)]
+    mp.write_rows(src, [s.as_row() for s in specs], mp.INPUT_COLUMNS)
+    assert mp.main(["--rows", str(src), "--out", str(out), "--device", "cpu", "--limit", "1"]) == 0
+    assert mp.main(["--rows", str(src), "--out", str(out), "--device", "cpu", "--resume"]) == 0
+    assert "[1/1] sd15 img2img 64x96" in capsys.readouterr().out  # the first row was skipped
+    assert mp.read_rows(out) == specs
+    meta = json.loads((tmp_path / "out.csv.meta.json").read_text())
+    assert meta["device"] == "cpu" and meta["torch"] == torch.__version__
+
+
+def test_reads_and_compares_the_sd15_measurements(tmp_path, capsys):
+    """``data/measurements/sd15_h100.csv`` (no ``model`` column) stays readable: ``--model sd15`` fills it."""
+    path = "data/measurements/sd15_h100.csv"
+    with open(path, newline="") as fh:
+        raw = list(csv.DictReader(fh))
+    specs = mp.read_rows(path, "sd15")
+    assert len(specs) == len(raw) and all(s.model == "sd15" for s in specs)
+    first = raw[0]
+    assert (specs[0].task, specs[0].dtype, specs[0].height, specs[0].prompt_tokens) == (
+        first["task"], first["dtype"], int(first["height"]), int(first["prompt_tokens"]))
+    few = tmp_path / "few.csv"
+    with open(few, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(first), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(raw[:2])
+    assert mp.main(["--compare", str(few), "--model", "sd15"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("stage_vae_encode_peak") == sum(r["task"] == "img2img" for r in raw[:2])
+    assert "stage_safety_checker_peak" in out and "%" in out

@@ -30,12 +30,14 @@ def run(args) -> int:
             if r.measured:
                 record["measured"] = r.measured
                 record["relative_errors"] = r.errors
-                record["seed_formula_bytes"] = r.baseline_bytes
+                record["baselines_bytes"] = r.baselines
+                record["baseline_relative_errors"] = r.baseline_errors
             print_json_line(record)
         summary = summarize(results)
         return 0 if not summary or passes(summary) else 1  # the table's verdict: PASS 0, FAIL 1
     header = (f"{'task':<8}{'attn':<8}{'backend':<10}{'option':<18}{'dtype':<6}{'size':>10}{'N':>3}{'G':>5}"
-              f"{'pred GiB':>10}{'meas GiB':>10}{'err':>8}{'worst stage':>13}{'reserved':>10}{'smi':>8}{'seed f()':>10}")
+              f"{'pred GiB':>10}{'meas GiB':>10}{'err':>8}{'worst stage':>13}{'reserved':>10}{'smi':>8}{'seed f()':>10}"
+              f"{'ComfyUI':>9}")
     print(header)
     for r in results:
         i, e = r.inputs, r.estimate
@@ -48,7 +50,7 @@ def run(args) -> int:
               f"{(measured / GiB if measured else float('nan')):>10.3f}"
               f"{_pct(r.errors.get('peak_allocated_bytes')):>8}{_pct(worst):>13}"
               f"{_pct(r.errors.get('peak_reserved_bytes')):>10}{_pct(r.errors.get('driver_used_bytes')):>8}"
-              f"{_pct(r.baseline_error):>10}")
+              f"{_pct(r.baseline_errors.get('seed')):>10}{_pct(r.baseline_errors.get('comfyui')):>9}")
     summary = summarize(results)
     if not summary:
         print(f"{len(results)} rows predicted (no measured columns to compare)")
@@ -62,7 +64,9 @@ def run(args) -> int:
         print(line)
     alloc = summary.get("peak_allocated_bytes")
     verdict = "PASS" if passes(summary) else "FAIL"
+    baselines = ", ".join(f"{label}: median {summary[key]['median_abs_error'] * 100:.1f}%"
+                          for label, key in (("seed f()", "seed_formula_peak_allocated"),
+                                             ("ComfyUI", "comfyui_peak_allocated")) if key in summary)
     print(f"{verdict}: {len(results)} rows; peak_allocated median |err| {alloc['median_abs_error'] * 100:.2f}%, "
-          f"max {alloc['max_abs_error'] * 100:.2f}% (seed f(): median "
-          f"{summary['seed_formula_peak_allocated']['median_abs_error'] * 100:.1f}%)" if alloc else verdict)
+          f"max {alloc['max_abs_error'] * 100:.2f}%" + (f" ({baselines})" if baselines else "") if alloc else verdict)
     return 0 if verdict == "PASS" else 1

@@ -209,6 +209,9 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices,
     width = entry["default_size"][1] if width is None else width
     m = spec.multiple if config.task == "txt2img" else 1  # img2img resizes the init image down to multiples
     for name, value in (("height", height), ("width", width)):
+        if value < spec.multiple:  # img2img rounds down: below one multiple the latent would be empty
+            raise ValueError(f"{name}: {config.source.name} needs at least {spec.multiple} pixels (one latent "
+                             f"pixel after rounding), got {value}")
         if value % m:
             raise ValueError(f"{name}: {config.source.name} needs a multiple of {m} ({spec.class_name}.check_inputs "
                              f"or the patch size), got {value}")

@@ -4,7 +4,7 @@ The caching allocator keeps freed blocks reserved (no ``empty_cache`` inside a c
 exceeds the allocated peak by the cached segments no later block could reuse. The VAE decoder makes most of them:
 each upsampler quadruples the block sizes, so the segments cached for the smaller blocks before it cannot serve the
 larger ones after it. Modelled as a fixed cache (small-pool and denoiser / text-encoder segments) plus a fraction of
-the VAE decode's activation. The two constants are fitted (least squares, 16 rows) to peak_reserved minus the
+the VAE decode's transient (its own terms at its largest moment, without the resident weights and workspace). The two constants are fitted (least squares, 16 rows) to peak_reserved minus the
 modelled allocated peak minus the weights' segment slack on ``data/measurements/sd15_h100.csv`` (largest error 7.1%
 of peak_reserved), because the packing depends on the order of every allocation in the run. The allocated peak and
 the minimum GPU memory (``symbolic.allocator``) do not depend on them; for pipelines other than SD 1.5 they are an
@@ -16,5 +16,5 @@ import sympy as sp
 
 #: Cached segments no later block reuses, besides the decode's: fitted on data/measurements/sd15_h100.csv.
 RESERVED_CACHE_BYTES = 235 * 2**20
-#: Fraction of the VAE decode's activation left cached in segments too small for the next blocks (same fit).
+#: Fraction of the VAE decode's transient left cached in segments too small for the next blocks (same fit).
 RESERVED_TRANSIENT_FRACTION = sp.Rational(16, 25)

@@ -8,9 +8,14 @@ from hypothesis import strategies as st
 
 from symbolic.allocator import (K_LARGE_BUFFER, K_MIN_BLOCK, K_MIN_LARGE_ALLOC, K_ROUND_LARGE, K_SMALL_BUFFER,
                                 K_SMALL_SIZE, CachingAllocator, load_allocated_bytes, round_size, segment_size)
-from symbolic.pipelines.sd15.weights import INT64_BYTES, load_replay, loaded_components
+from symbolic.pipelines.build import component, resident_replay, weights_of
+from symbolic.pipelines.estimate import make_config
 
 KiB, MiB = 1 << 10, 1 << 20
+#: torch.int64's element size (CLIP's position_ids keep it under ``torch_dtype``).
+INT64_BYTES = 8
+#: Bytes per element -> the SD 1.5 dtype loaded with it.
+DTYPE_OF = {2: "fp16", 4: "fp32"}
 #: data/measurements/sd15_h100.csv, first row: ``memory_allocated()`` with the fp16 weights loaded, nothing else.
 MEASURED_CLEAN_WEIGHTS = 2_783_117_312
 
@@ -98,8 +103,26 @@ def test_invariants(requests):
 
 # --- the SD 1.5 weights --------------------------------------------------------------------------------------------
 
+def sd15_config(safety_checker: bool, b: int):
+    return make_config("sd15", dtype=DTYPE_OF[b], safety_checker=safety_checker)
+
+
 def weight_sizes(safety_checker: bool, b: int) -> list[int]:
-    return [t.numel * (b if t.floating else INT64_BYTES) for tensors in loaded_components(safety_checker) for t in tensors]
+    """Each tensor's bytes in the order ``DiffusionPipeline.to`` moves them: it walks ``_get_signature_keys``, which
+    returns the ``__init__`` argument names sorted (safety_checker, text_encoder, unet, vae; diffusers
+    pipeline_utils.py), each component in ``.to()`` order; floating tensors take b bytes, integer buffers 8."""
+    config = sd15_config(safety_checker, b)
+    sizes = [t.numel * (b if t.floating else INT64_BYTES) for role in sorted(config.roles)
+             for t in component(config.source, role).tensors]
+    assert sizes == [size for role in sorted(config.roles) for size in weights_of(config, role).sizes]
+    return sizes
+
+
+def load_replay(safety_checker: bool, b: int) -> tuple[int, int, int]:
+    """(tensor bytes, allocated bytes, reserved bytes) of the weights' load as the pipeline model replays it."""
+    tensor_bytes = sum(weight_sizes(safety_checker, b))
+    rounding, slack = resident_replay(sd15_config(safety_checker, b))
+    return tensor_bytes, tensor_bytes + rounding, tensor_bytes + rounding + slack
 
 
 @pytest.mark.parametrize("safety_checker", [True, False])
@@ -107,7 +130,7 @@ def weight_sizes(safety_checker: bool, b: int) -> list[int]:
 def test_weights_replay_bounds(safety_checker, b):
     sizes = weight_sizes(safety_checker, b)
     tensor_bytes, allocated, reserved = load_replay(safety_checker, b)
-    assert tensor_bytes == sum(sizes)
+    assert (allocated, reserved) == load_allocated_bytes(sizes)
     large = sum(1 for s in sizes if round_size(s) > K_SMALL_SIZE)
     assert tensor_bytes <= sum(round_size(s) for s in sizes) <= allocated
     assert allocated <= sum(round_size(s) for s in sizes) + MiB * large
@@ -121,12 +144,15 @@ def test_fp16_weights_replay_matches_measurement():
     assert abs(allocated / MEASURED_CLEAN_WEIGHTS - 1) <= 0.01
 
 
-def test_weights_rounding_term_is_the_replay():
-    """The model's ``weights_allocator_rounding`` term is the replay's allocated minus tensor bytes."""
+@pytest.mark.parametrize("safety_checker", [True, False])
+@pytest.mark.parametrize("b", [2, 4])
+def test_weights_rounding_term_is_the_replay(safety_checker, b):
+    """The model's ``allocator.weights_rounding`` term is the replay's allocated minus tensor bytes."""
     from symbolic import numeric
-    from symbolic.pipelines.sd15.api import make_config
-    from symbolic.pipelines.sd15.model import sd15_model
+    from symbolic.pipelines.estimate import pipeline_model
 
-    terms = {t.name: t for t in sd15_model(make_config()).terms}
-    tensor_bytes, allocated, _ = load_replay(True, 2)
-    assert numeric.exact(terms["weights_allocator_rounding"].expr) == allocated - tensor_bytes
+    model = pipeline_model("sd15", dtype=DTYPE_OF[b], safety_checker=safety_checker)
+    terms = {t.name: t for t in model.terms}
+    tensor_bytes, allocated, _ = load_replay(safety_checker, b)
+    assert numeric.exact(terms["allocator.weights_rounding"].expr) == allocated - tensor_bytes
+    assert model.weights_segment_slack == load_replay(safety_checker, b)[2] - allocated

@@ -16,8 +16,6 @@ from symbolic import cache, exact_runtime
 from symbolic.exact_runtime import compile_exact, exact_parameters
 from symbolic.numeric import exact_source
 from symbolic.pipelines import estimate as pipeline_estimate
-from symbolic.pipelines.sd15 import evaluate as sd15_evaluate
-from symbolic.pipelines.sd15.api import make_config as sd15_config
 from symbolic.symbols import ARG_NAMES, H, W
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -37,10 +35,8 @@ def cache_in(tmp_path, monkeypatch):
     """``SYMBOLIC_CACHE_DIR`` -> a fresh private directory (made by the cache itself); the callers' memo cleared."""
     directory = tmp_path / "cache"
     monkeypatch.setenv("SYMBOLIC_CACHE_DIR", str(directory))
-    sd15_evaluate.compiled.cache_clear()
     pipeline_estimate.compiled.cache_clear()
     yield directory
-    sd15_evaluate.compiled.cache_clear()
     pipeline_estimate.compiled.cache_clear()
 
 
@@ -249,45 +245,62 @@ def test_a_build_that_raises_propagates(cache_in):
 
 # --- the real callers, with a planted entry ------------------------------------------------------------------------
 
+#: The SD 1.5 entries live in ``symbolic.pipelines.estimate``'s namespace, keyed by the configuration's repr.
+NAMESPACE = "pipeline"
+
+
+def sd15_config():
+    return pipeline_estimate.make_config("sd15", task="img2img")
+
+
+def sd15_evaluate():
+    """An img2img 512 x 768, two images, guidance 7.5, fp16 call through the cache."""
+    config = sd15_config()
+    return pipeline_estimate.evaluate(config, pipeline_estimate.values_of(config, None, 512, 768, 2, 7.5, 1))
+
+
 @pytest.fixture(scope="module")
 def sd15_reference(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SYMBOLIC_CACHE_DIR", "off")
-        sd15_evaluate.compiled.cache_clear()
-        result = sd15_evaluate.evaluate(sd15_config(), {"H": 512, "W": 768, "N": 2})
-        sd15_evaluate.compiled.cache_clear()
-    return result
+        pipeline_estimate.compiled.cache_clear()
+        result = sd15_evaluate()
+        entry = pipeline_estimate._build_entry(sd15_config())
+        pipeline_estimate.compiled.cache_clear()
+    return result, entry
 
 
-def sd15_planted(directory: Path, marker: Path, seal: bool, mode: int = 0o600) -> Path:
-    config = sd15_config()
-    outputs = {name: malicious(marker) for name in ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes",
-                                                   "weights_bytes", "stage:vae_decode")}
-    entry = {"args": list(ARG_NAMES), "outputs": outputs}
-    return plant(directory, "sd15", repr(config), cache._seal("sd15", repr(config), entry) if seal else entry, mode)
+def sd15_planted(directory: Path, marker: Path, seal: bool, entry: dict, mode: int = 0o600) -> Path:
+    """A complete entry of the right shape (every key its caller reads) whose every output runs ``marker.touch()``."""
+    key = repr(sd15_config())
+    entry = dict(entry, outputs={name: malicious(marker) for name in entry["outputs"]})
+    return plant(directory, NAMESPACE, key, cache._seal(NAMESPACE, key, entry) if seal else entry, mode)
 
 
 @pytest.mark.parametrize("case", ["sealed, private dir", "bare, private dir", "sealed, world-writable entry",
                                   "sealed, world-writable dir"])
 def test_planted_entry_never_runs_and_the_answer_is_right(cache_in, tmp_path, sd15_reference, case):
+    reference, entry = sd15_reference
     marker = tmp_path / "pwned"
-    path = sd15_planted(cache_in, marker, seal=case.startswith("sealed"),
+    path = sd15_planted(cache_in, marker, seal=case.startswith("sealed"), entry=entry,
                         mode=0o666 if "entry" in case else 0o600)
     os.chmod(cache_in, 0o777 if "dir" in case and "world" in case else 0o700)
-    assert sd15_evaluate.evaluate(sd15_config(), {"H": 512, "W": 768, "N": 2}) == sd15_reference
+    assert sd15_evaluate() == reference
     assert not marker.exists()
     if "world-writable dir" not in case:
-        sd15_evaluate.compiled.cache_clear()  # the rebuilt entry replaced the planted one, and is a hit next time
-        assert_good_entry(path, "sd15", repr(sd15_config()), json.loads(path.read_text())["entry"])
-        assert sd15_evaluate.evaluate(sd15_config(), {"H": 512, "W": 768, "N": 2}) == sd15_reference
+        pipeline_estimate.compiled.cache_clear()  # the rebuilt entry replaced the planted one, and is a hit next time
+        assert_good_entry(path, NAMESPACE, repr(sd15_config()), json.loads(path.read_text())["entry"])
+        assert sd15_evaluate() == reference
     assert not marker.exists()
 
 
 def test_sd15_entry_of_the_wrong_shape_is_rebuilt(cache_in, sd15_reference):
     cache_in.mkdir(mode=0o700)
     key = repr(sd15_config())
-    path = plant(cache_in, "sd15", key, cache._seal("sd15", key, {"args": list(ARG_NAMES)}))  # no outputs
-    assert sd15_evaluate.evaluate(sd15_config(), {"H": 512, "W": 768, "N": 2}) == sd15_reference
+    reference, entry = sd15_reference
+    path = plant(cache_in, NAMESPACE, key, cache._seal(NAMESPACE, key, {k: v for k, v in entry.items()
+                                                                       if k != "outputs"}))  # no outputs
+    assert sd15_evaluate() == reference
     assert "outputs" in json.loads(path.read_text())["entry"]
 
 
@@ -376,10 +389,10 @@ def test_whitelist_accepts_generated_code(expr):
 
 def test_whitelist_accepts_every_output_of_real_models(cache_in):
     entry, functions = pipeline_estimate.compiled(pipeline_estimate.make_config("flux.1-dev"))
-    arg_names, sd15_functions = sd15_evaluate.compiled(sd15_config())
+    _, sd15_functions = pipeline_estimate.compiled(sd15_config())
     assert functions and sd15_functions
     # and what was cached for them passes on load (a hit, not a rebuild)
-    sd15_entry = cache.load_or_build("sd15", repr(sd15_config()), lambda: pytest.fail("sd15 entry not cached"))
+    sd15_entry = cache.load_or_build(NAMESPACE, repr(sd15_config()), lambda: pytest.fail("sd15 entry not cached"))
     flux_entry = cache.load_or_build("pipeline", repr(pipeline_estimate.make_config("flux.1-dev")),
                                      lambda: pytest.fail("flux entry not cached"))
     assert flux_entry == entry

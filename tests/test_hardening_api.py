@@ -89,7 +89,7 @@ def test_validate_rows_non_text_cells():
 
 
 def test_guidance_inf_refused_by_the_api_as_by_the_cli():
-    from symbolic.pipelines.sd15.api import estimate_sd15
+    from symbolic.pipelines.estimate import estimate_sd15
 
     with pytest.raises(ValueError, match="guidance_scale"):
         estimate_sd15(guidance_scale=float("inf"))

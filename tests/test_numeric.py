@@ -16,17 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symbolic import numeric
-from symbolic.pipelines.sd15.api import make_config
-from symbolic.pipelines.sd15.model import sd15_model
-from symbolic.symbols import ARG_NAMES, ARG_ORDER, G, H, L, N, W, b, symbol
+from symbolic.pipelines.estimate import pipeline_model
+from symbolic.symbols import ARG_NAMES, ARG_ORDER, B, G, H, L, N, W, b, symbol
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
 #: SD 1.5 configurations whose closed forms exercise floor (latents), ceiling (long prompts, tiles), Min (tiles),
 #: Piecewise (tiles held), Max (stages, upcast softmax) and Rational (reserved fragmentation).
 SD15_CONFIGS = {
-    "default": {},
-    "classic-tiling": {"attention": "classic", "memory_options": ("vae_tiling",)},
+    "default": {"task": "img2img"},
+    "classic-tiling": {"task": "img2img", "attention": "classic", "memory_options": ("vae_tiling",)},
     "txt2img-long-slicing": {"task": "txt2img", "long_prompt": True,
                              "memory_options": ("vae_slicing", "attention_slicing")},
 }
@@ -40,7 +39,7 @@ VECTOR_BACKENDS = ("auto", "numpy")
 
 
 def sd15_expr(config_name: str, output: str) -> sp.Expr:
-    return getattr(sd15_model(make_config(**SD15_CONFIGS[config_name])), output)
+    return getattr(pipeline_model("sd15", **SD15_CONFIGS[config_name]), output)
 
 
 def reference(expr: sp.Expr, values: dict) -> sp.Rational:
@@ -61,7 +60,7 @@ def vector_value(expr: sp.Expr, backend: str, values: dict):
 
 
 sd15_points = st.fixed_dictionaries({
-    "H": st.integers(8, 4096), "W": st.integers(8, 4096), "N": st.integers(1, 8), "G": st.integers(1, 2),
+    "H": st.integers(8, 4096), "W": st.integers(8, 4096), "B": st.integers(1, 8), "G": st.integers(1, 2),
     "L": st.integers(1, 400), "b": st.sampled_from([1, 2, 4]),
 })
 
@@ -89,11 +88,11 @@ def test_sd15_vector_broadcasts_over_arrays(config_name):
     expr = sd15_expr(config_name, "peak_allocated")
     heights = np.array([8, 256, 517, 1024, 2048])
     widths = np.array([[512], [776]])
-    got = numeric.vector(expr, H=heights, W=widths, N=2, G=2, L=77, b=2)
+    got = numeric.vector(expr, H=heights, W=widths, B=2, G=2, L=77, b=2)
     assert got.shape == (2, 5)
     for i, w in enumerate(widths[:, 0]):
         for j, h in enumerate(heights):
-            assert got[i, j] == pytest.approx(numeric.exact(expr, H=int(h), W=int(w), N=2, G=2, L=77, b=2), rel=1e-12)
+            assert got[i, j] == pytest.approx(numeric.exact(expr, H=int(h), W=int(w), B=2, G=2, L=77, b=2), rel=1e-12)
 
 
 @pytest.mark.parametrize("output", SD15_OUTPUTS + ("nvidia_smi",))
@@ -101,7 +100,7 @@ def test_sd15_vector_broadcasts_over_arrays(config_name):
 def test_sd15_exact_has_no_overflow_at_huge_sizes(config_name, output):
     """A 10^6 x 10^6 image, 10^4 images: far beyond int64 and float64's exact range; still an exact int."""
     expr = sd15_expr(config_name, output)
-    point = {"H": 10**6, "W": 10**6, "N": 10**4, "G": 2, "L": 300, "b": 4}
+    point = {"H": 10**6, "W": 10**6, "B": 10**4, "G": 2, "L": 300, "b": 4}
     value = numeric.exact(expr, **point)
     assert type(value) is int
     assert value > 2**63
@@ -112,7 +111,7 @@ def test_reference_matches_sympy_subs():
     """``xreplace`` (the reference above) and ``subs`` agree on an SD 1.5 peak at a huge point, so the tests
     compare against SymPy's substitution."""
     expr = sd15_expr("default", "peak_reserved")
-    values = {H: 10**6, W: 10**6 + 3, N: 10**4, G: 2, L: 77, b: 2}
+    values = {H: 10**6, W: 10**6 + 3, B: 10**4, G: 2, L: 77, b: 2}
     by_subs = expr.subs(values)
     assert by_subs == expr.xreplace(values)
     assert int(by_subs) == numeric.exact(expr, **{str(k): v for k, v in values.items()})
@@ -264,8 +263,8 @@ def test_float_paths_round_exact_multiples(case, path):
 def test_sd15_long_prompt_vector_at_chunk_boundary():
     from symbolic.terms import Stage
 
-    expr = sd15_model(make_config(long_prompt=True)).stage_peaks[Stage.TEXT_ENCODER]
-    point = {"H": 512, "W": 512, "N": 1, "G": 2, "L": 525, "b": 2}
+    expr = pipeline_model("sd15", long_prompt=True).stage_peaks[Stage.TEXT_ENCODER]
+    point = {"H": 512, "W": 512, "B": 1, "G": 2, "L": 525, "b": 2}
     assert float(numeric.vector(expr, **point)) == numeric.exact(expr, **point)
 
 

@@ -1,7 +1,9 @@
 """``python -m symbolic estimate sd15`` and ``validate``: output, agreement with the Python API, golden tables, and one
 line on stderr with exit status 2 for every kind of bad input.
 
-Most tests call ``symbolic.cli.main`` in-process (fast); a few run the real ``python -m symbolic`` in a subprocess.
+``estimate sd15`` takes the generic path (``symbolic.pipelines.estimate.estimate("sd15", ...)``): its default task is
+txt2img like every model's (``--task img2img`` for the measured rows' task). Most tests call ``symbolic.cli.main``
+in-process (fast); a few run the real ``python -m symbolic`` in a subprocess.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from symbolic.cli import main
-from symbolic.pipelines.sd15.api import estimate_sd15
+from symbolic.pipelines.estimate import MEMORY_OPTIONS, estimate, estimate_sd15
 from symbolic.units import GiB
 from symbolic.validate import INPUT_COLUMNS, predict
 
@@ -29,6 +31,7 @@ CSV = ROOT / "data" / "measurements" / "sd15_h100.csv"
 ESTIMATE_KEYS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "min_gpu_memory_bytes",
                  "peak_stage", "weights_bytes", "stages")
 IMG2IMG_STAGES = ["text_encoder", "vae_encode", "unet_step", "vae_decode", "safety_checker"]
+TXT2IMG_STAGES = [s for s in IMG2IMG_STAGES if s != "vae_encode"]
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -48,54 +51,82 @@ def python_m_symbolic(*argv: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ), timeout=120)
 
 
+def as_json(result: dict) -> dict:
+    """The API's result as the CLI prints it (tuples become lists)."""
+    return json.loads(json.dumps(result))
+
+
 # --- estimate ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, api_kwargs, stages", [
-    ((), {}, IMG2IMG_STAGES),
-    (("--task", "txt2img"), {"task": "txt2img"}, [s for s in IMG2IMG_STAGES if s != "vae_encode"]),
-    (("--no-safety-checker", "--batch", "3", "--guidance-scale", "1"),
-     {"safety_checker": False, "num_images_per_prompt": 3, "guidance_scale": 1.0}, IMG2IMG_STAGES[:-1]),
-    (("--attention", "classic", "--memory-option", "vae_tiling", "--memory-option", "attention_slicing",
-      "--dtype", "bf16", "--prompt-tokens", "160", "--long-prompt"),
-     {"attention": "classic", "memory_options": ("vae_tiling", "attention_slicing"), "dtype": "bf16",
-      "prompt_tokens": 160, "long_prompt": True}, IMG2IMG_STAGES),
-    (("--sdpa-backend", "math", "--memory-option", "none"), {"sdpa_backend": "math"}, IMG2IMG_STAGES),
-], ids=["img2img", "txt2img", "no-safety-batch3-no-guidance", "classic-options-long", "math"])
+    ((), {}, TXT2IMG_STAGES),
+    (("--task", "img2img"), {"task": "img2img"}, IMG2IMG_STAGES),
+    (("--task", "img2img", "--no-safety-checker", "--batch", "3", "--guidance-scale", "1"),
+     {"task": "img2img", "safety_checker": False, "batch": 3, "guidance_scale": 1.0}, IMG2IMG_STAGES[:-1]),
+    (("--task", "img2img", "--attention", "classic", "--memory-option", "vae_tiling", "--memory-option",
+      "attention_slicing", "--dtype", "bf16", "--prompt-tokens", "160", "--long-prompt"),
+     {"task": "img2img", "attention": "classic", "memory_options": ("vae_tiling", "attention_slicing"),
+      "dtype": "bf16", "prompt_tokens": 160, "long_prompt": True}, IMG2IMG_STAGES),
+    (("--sdpa-backend", "math", "--memory-option", "none", "--dtype", "fp32"),
+     {"attention_backend": "math", "dtype": "fp32"}, TXT2IMG_STAGES),
+], ids=["txt2img", "img2img", "img2img-no-safety-batch3-no-guidance", "img2img-classic-options-long", "math-fp32"])
 def test_estimate_json_equals_api(capsys, argv, api_kwargs, stages):
     result = cli_json(capsys, "estimate", "sd15", "--height", "512", "--width", "768", "--json", *argv)
     assert set(ESTIMATE_KEYS) <= set(result)
     assert list(result["stages"]) == stages
-    assert result == estimate_sd15(512, 768, **api_kwargs)
+    assert result == as_json(estimate("sd15", 512, 768, **api_kwargs))
 
 
 def test_estimate_subprocess_json():
-    proc = python_m_symbolic("estimate", "sd15", "--height", "512", "--width", "512", "--json")
+    """The measured rows' configuration, in a fresh process: the wrapper ``estimate_sd15``'s defaults."""
+    proc = python_m_symbolic("estimate", "sd15", "--task", "img2img", "--height", "512", "--width", "512", "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert list(result["stages"]) == IMG2IMG_STAGES
-    assert result == estimate_sd15(512, 512)
+    assert result == as_json(estimate_sd15(512, 512))
 
 
 def test_estimate_table_golden(capsys):
-    code, out, err = cli(capsys, "estimate", "sd15")
+    code, out, err = cli(capsys, "estimate", "sd15", "--task", "img2img")
     assert code == 0 and not err
     assert_golden("estimate_sd15_512.txt", out)
 
 
-def test_estimate_table_numbers_are_the_api_numbers(capsys):
+@pytest.mark.parametrize("argv, api_kwargs", [((), {}), (("--task", "img2img", "--batch", "2"),
+                                                        {"task": "img2img", "batch": 2})], ids=["txt2img", "img2img"])
+def test_estimate_table_numbers_are_the_api_numbers(capsys, argv, api_kwargs):
     """Independent of the golden file: the table's GiB figures are the API's bytes."""
-    _, out, _ = cli(capsys, "estimate", "sd15", "--height", "1024", "--width", "640")
-    result = estimate_sd15(1024, 640)
+    _, out, _ = cli(capsys, "estimate", "sd15", "--height", "1024", "--width", "640", *argv)
+    result = estimate("sd15", 1024, 640, **api_kwargs)
     table = {line[:18].strip(): line[18:].split()[0] for line in out.splitlines()[3:] if "GiB" in line}
+    assert set(table) == set(result["stages"]) | {"weights", "peak allocated", "peak reserved", "nvidia-smi",
+                                                  "minimum GPU"}
     for stage, value in result["stages"].items():
         assert table[stage] == f"{value / GiB:.3f}"
     for label, key in [("weights", "weights_bytes"), ("peak allocated", "peak_allocated_bytes"),
-                       ("peak reserved", "peak_reserved_bytes"), ("nvidia-smi", "nvidia_smi_bytes")]:
+                       ("peak reserved", "peak_reserved_bytes"), ("nvidia-smi", "nvidia_smi_bytes"),
+                       ("minimum GPU", "min_gpu_memory_bytes")]:
         assert table[label] == f"{result[key] / GiB:.3f}"
     assert f"{result['peak_stage']}" in next(line for line in out.splitlines() if "<- peak" in line)
 
 
 BIG = ("estimate", "sd15", "--height", "1536", "--width", "1536", "--batch", "2")
+
+
+def api_kwargs_of(switches: list[str]) -> dict:
+    """A listed switch set as ``estimate`` arguments (the names ``symbolic.switch_search`` prints)."""
+    kwargs: dict = {"memory_options": [], "quantize": {}}
+    for switch in switches:
+        if switch == "no_safety_checker":
+            kwargs["safety_checker"] = False
+        elif switch.startswith("quantize:"):
+            role, _, scheme = switch.removeprefix("quantize:").partition("=")
+            kwargs["quantize"][role] = scheme
+        elif switch in MEMORY_OPTIONS or switch.startswith(("group_offload:", "layerwise_casting:")):
+            kwargs["memory_options"].append(switch)
+        else:
+            raise AssertionError(f"switch {switch!r} is not one an SD 1.5 call at fp16 with SDPA can list")
+    return kwargs
 
 
 def test_gpu_memory_does_not_fit_lists_switches(capsys):
@@ -106,27 +137,25 @@ def test_gpu_memory_does_not_fit_lists_switches(capsys):
     assert listed and all("GiB" in line for line in listed)
 
 
-def test_gpu_memory_json(capsys):
-    result = cli_json(capsys, *BIG, "--gpu-memory", "12GiB", "--json")
+@pytest.mark.parametrize("task", ["txt2img", "img2img"])
+def test_gpu_memory_json(capsys, task):
+    result = cli_json(capsys, *BIG, "--task", task, "--gpu-memory", "12GiB", "--json")
     budget = 12 * GiB
     assert result["gpu_memory_bytes"] == budget and result["fits"] is False
     # "fits" is judged by the smallest memory the call completes in, below what nvidia-smi shows when plentiful.
     assert result["nvidia_smi_bytes"] > result["min_gpu_memory_bytes"] > budget
     switches = result["switches_that_fit"]
     assert switches
-    for option in switches:
-        assert option["min_gpu_memory_bytes"] <= budget
+    costs = [option["cost"] for option in switches]
+    assert costs == sorted(costs), "cheapest first"
     sets = [set(o["switches"]) for o in switches]
     assert not any(a < b for a in sets for b in sets), "a listed set contains another that already fits"
-    # The first one, applied through the API, gives the bytes listed.
-    first = switches[0]
-    kwargs = {"num_images_per_prompt": 2}
-    options = tuple(s for s in first["switches"] if s in ("vae_slicing", "vae_tiling", "attention_slicing"))
-    if "no_safety_checker" in first["switches"]:
-        kwargs["safety_checker"] = False
-    api = estimate_sd15(1536, 1536, memory_options=options, **kwargs)
-    assert api["min_gpu_memory_bytes"] == first["min_gpu_memory_bytes"]
-    assert api["nvidia_smi_bytes"] == first["nvidia_smi_bytes"]
+    # Each set, applied through the API, fits and gives the bytes listed.
+    for option in switches:
+        api = estimate("sd15", 1536, 1536, batch=2, task=task, **api_kwargs_of(option["switches"]))
+        assert api["min_gpu_memory_bytes"] == option["min_gpu_memory_bytes"] <= budget
+        assert api["nvidia_smi_bytes"] == option["nvidia_smi_bytes"]
+        assert api["peak_allocated_bytes"] == option["peak_allocated_bytes"]
 
 
 @pytest.mark.parametrize("size", ["80GiB", "85899345920", "100 GB"])
@@ -201,6 +230,11 @@ BAD_ARGV = {
     "width-3": lambda tmp: ["estimate", "sd15", "--width", "3"],
     "batch-0": lambda tmp: ["estimate", "sd15", "--batch", "0"],
     "txt2img-not-multiple-of-8": lambda tmp: ["estimate", "sd15", "--task", "txt2img", "--height", "500"],
+    "default-task-not-multiple-of-8": lambda tmp: ["estimate", "sd15", "--width", "700"],
+    "prompt-tokens-0": lambda tmp: ["estimate", "sd15", "--prompt-tokens", "0"],
+    "sdpa-backend-bogus": lambda tmp: ["estimate", "sd15", "--sdpa-backend", "cudnn"],
+    "devices-without-parallel": lambda tmp: ["estimate", "sd15", "--devices", "2"],
+    "quantize-unknown-component": lambda tmp: ["estimate", "sd15", "--quantize", "transformer=bnb_nf4"],
     "guidance-nan": lambda tmp: ["estimate", "sd15", "--guidance-scale", "nan"],
     "guidance-negative": lambda tmp: ["estimate", "sd15", "--guidance-scale", "-2"],
     "dtype-fp64": lambda tmp: ["estimate", "sd15", "--dtype", "fp64"],
@@ -263,6 +297,8 @@ def test_bad_input_subprocess(tmp_path, case, needle):
     ("height-0", "height"), ("height-abc", "--height"), ("height-4.5", "--height"), ("dtype-fp64", "dtype"),
     ("memory-option-bogus", "memory-option"), ("gpu-memory-12XB", "--gpu-memory"), ("batch-0", "--batch"),
     ("validate-lacking-columns", "lacks input column"), ("validate-bad-number", "'height'"),
+    ("default-task-not-multiple-of-8", "--width"), ("prompt-tokens-0", "--prompt-tokens"),
+    ("frames-for-sd15", "--frames"), ("devices-without-parallel", "--parallel"),
 ])
 def test_bad_input_message_names_the_argument(capsys, tmp_path, case, names):
     _, _, err = cli(capsys, *BAD_ARGV[case](tmp_path))

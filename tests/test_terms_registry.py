@@ -1,4 +1,4 @@
-"""symbolic.terms: the registry's rules, and the SD 1.5 registry's contents."""
+"""symbolic.terms: the registry's rules, and the pipeline registry's contents as SD 1.5 binds them."""
 from __future__ import annotations
 
 import itertools
@@ -6,12 +6,10 @@ import itertools
 import pytest
 import sympy as sp
 
-from symbolic.pipelines.sd15 import model as sd15_model_module  # noqa: F401  (registers every SD 1.5 term)
-from symbolic.pipelines.sd15.api import make_config
-from symbolic.pipelines.sd15.model import SD15Model
-from symbolic.pipelines.sd15.registry import SD15_TERMS
+from symbolic.pipelines.build import PIPELINE_TERMS  # registers every pipeline term (SD 1.5's among them)
+from symbolic.pipelines.estimate import pipeline_model
 from symbolic.symbols import H, W, symbol
-from symbolic.terms import Category, Stage, Term, TermRegistry
+from symbolic.terms import BOUND_STAGES, Category, Stage, Term, TermRegistry
 
 SPEC = {"category": Category.ACTIVATIONS, "stage": Stage.UNET_STEP, "source": "somewhere.py"}
 
@@ -72,32 +70,32 @@ def test_bind_drops_zero_terms_and_keeps_order():
     assert terms[1].expr == 2 * W and terms[1].note == "Doc." and terms[1].source == "somewhere.py"
 
 
-# --- the SD 1.5 registry -----------------------------------------------------------------------------------------
+# --- the pipeline registry, bound for SD 1.5 --------------------------------------------------------------------------
 
-SPECS = list(SD15_TERMS)
+SPECS = list(PIPELINE_TERMS)
 
 
-def test_sd15_registry_is_populated_with_unique_names():
+def test_pipeline_registry_is_populated_with_unique_names():
     names = [spec.name for spec in SPECS]
     assert len(names) >= 20
     assert len(names) == len(set(names))
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
-def test_sd15_term_is_documented(spec):
-    assert spec.name.isidentifier()
+def test_pipeline_term_is_documented(spec):
+    assert all(part.isidentifier() for part in spec.name.split(".")), spec.name
     assert len(spec.note.split()) >= 5, "the derivation note should say where the term comes from"
     assert spec.source.strip()
-    assert isinstance(spec.category, Category) and isinstance(spec.stage, Stage)
+    assert isinstance(spec.category, Category)
+    assert isinstance(spec.stage, Stage) or spec.stage in BOUND_STAGES
     assert spec.moments and all(isinstance(m, str) and m for m in spec.moments)
-    if spec.category is Category.WEIGHTS:
-        assert spec.stage is Stage.RESIDENT, "weights are resident"
 
 
 #: Every discrete setting's values, once each, plus a combination: every term must bind to a SymPy expression in
 #: bytes (its symbols among the image-pipeline symbols) without error.
 BIND_CONFIGS = [
-    dict(zip(("task", "attention", "sdpa_backend", "memory_options", "dtype", "safety_checker", "long_prompt"), combo))
+    dict(zip(("task", "attention", "attention_backend", "memory_options", "dtype", "safety_checker", "long_prompt"),
+             combo))
     for combo in [
         ("img2img", "sdpa", "default", (), "fp16", True, False),
         ("txt2img", "classic", "default", ("vae_tiling",), "bf16", False, True),
@@ -108,21 +106,28 @@ BIND_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", BIND_CONFIGS, ids=lambda k: make_config(**k).key())
+def bind_id(kwargs: dict) -> str:
+    return "-".join(str("+".join(v) or "none") if isinstance(v, tuple) else str(v) for v in kwargs.values())
+
+
+@pytest.mark.parametrize("kwargs", BIND_CONFIGS, ids=bind_id)
 def test_sd15_bound_terms_are_well_formed(kwargs):
-    model = SD15Model(make_config(**kwargs))
+    model = pipeline_model("sd15", **kwargs)
     terms = model.terms
     names = [t.name for t in terms]
     assert len(names) == len(set(names))
-    allowed = {symbol(n) for n in ("H", "W", "N", "G", "L", "b")}
+    allowed = {symbol(n) for n in ("H", "W", "B", "G", "L", "b")}
+    registered = {spec.name for spec in SPECS}
     for term in terms:
+        # A term repeated per role, text encoder or moment is named ``<spec>.<what>[.<moment>]``.
+        assert any(term.name == name or term.name.startswith(f"{name}.") for name in registered), term.name
         assert term.expr.free_symbols <= allowed, term.name
-        assert term.stage in model.stages or term.stage is Stage.RESIDENT, f"{term.name} lives in a stage that does not run"
+        assert term.stage in model.stages or term.stage == Stage.RESIDENT, f"{term.name} lives in a stage that does not run"
         assert term.expr.is_nonnegative is not False, term.name
 
 
-def test_sd15_terms_cover_every_stage_that_runs():
-    for kwargs in BIND_CONFIGS:
-        model = SD15Model(make_config(**kwargs))
-        for stage in itertools.chain([Stage.RESIDENT], model.stages):
-            assert model.terms_of(stage), f"{kwargs}: no term in {stage.value}"
+@pytest.mark.parametrize("kwargs", BIND_CONFIGS, ids=bind_id)
+def test_sd15_terms_cover_every_stage_that_runs(kwargs):
+    model = pipeline_model("sd15", **kwargs)
+    for stage in itertools.chain([Stage.RESIDENT], model.stages):
+        assert model.terms_of(stage), f"{kwargs}: no term in {stage}"

@@ -694,14 +694,21 @@ class PipelineModel(StagedModel):
     def stages(self) -> tuple[str, ...]:
         return stages_of(self.config)
 
+    @staticmethod
+    def _weights(terms) -> sp.Expr:
+        return sp.Add(*(t.expr for t in terms if (t.category == Category.WEIGHTS and "fsdp_gathered" not in t.name)
+                        or t.category == Category.ALLOCATOR))
+
+    @cached_property
+    def own_stage_weights(self) -> dict[str, sp.Expr]:
+        """Weights brought in for one stage only (an offloaded component while it runs)."""
+        return {stage: self._weights(self.terms_of(stage)) for stage in self.stages}
+
     @cached_property
     def stage_weights(self) -> dict[str, sp.Expr]:
         """Weights (and their allocator rounding) resident during each stage."""
-        def weights(terms):
-            return sp.Add(*(t.expr for t in terms if (t.category == Category.WEIGHTS and "fsdp_gathered" not in t.name)
-                            or t.category == Category.ALLOCATOR))
-        always = weights(self.terms_of(Stage.RESIDENT))
-        return {stage: always + weights(self.terms_of(stage)) for stage in self.stages}
+        always = self._weights(self.terms_of(Stage.RESIDENT))
+        return {stage: always + self.own_stage_weights[stage] for stage in self.stages}
 
     @cached_property
     def stage_activations(self) -> dict[str, sp.Expr]:
@@ -723,8 +730,10 @@ class PipelineModel(StagedModel):
     @cached_property
     def peak_reserved(self) -> sp.Expr:
         # The VAE decoder's upsamplers leave the segments cached before them too small for the blocks after them
-        # (symbolic/reserved.py): its activation, not the largest stage's, sets the fragmentation.
-        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * self.stage_activations["vae_decode"], evaluate=False)
+        # (symbolic/reserved.py): its transient (the decode's own terms, as fitted), not the largest stage's, sets
+        # the fragmentation.
+        decode = self.transients["vae_decode"] - self.own_stage_weights["vae_decode"]
+        fragmentation = sp.floor(RESERVED_TRANSIENT_FRACTION * decode, evaluate=False)
         return self.peak_allocated + self.weights_segment_slack + RESERVED_CACHE_BYTES + fragmentation
 
     @cached_property

@@ -294,7 +294,6 @@ def numpy_functions(exprs: tuple):
     return evaluate
 
 
-@lru_cache(maxsize=None)
 def grid_function(expr_or_outputs, fast: bool = True):
     """The grid evaluation of one expression (one float64 array back), a tuple of them (a list) or a mapping of names
     to them (a dict), all outputs with one common-subexpression elimination: a numba-compiled loop near the memory

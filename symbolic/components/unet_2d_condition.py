@@ -37,7 +37,6 @@ import sympy as sp
 
 from symbolic.arch.resnet import resnet_block
 from symbolic.arch.tensors import Tensor, conv2d, linear, norm
-from symbolic.arch.unet2d import basic_transformer_block
 from symbolic.arch.video_transformer import StepShape
 from symbolic.components import register
 from symbolic.kernels import (CLASSIC_SCORE_COPIES, FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES,
@@ -81,6 +80,20 @@ _UNSUPPORTED = (
     ("only_cross_attention", False), ("attention_type", "default"), ("resnet_time_scale_shift", "default"),
     ("time_embedding_type", "positional"), ("class_embeddings_concat", False), ("num_attention_heads", None),
 )
+
+
+def attention(name: str, query_dim: int, context_dim: int, inner_dim: int) -> list[Tensor]:
+    """diffusers ``Attention`` in the UNet: to_q, to_k, to_v (no bias), to_out.0 (with bias)."""
+    return (linear(f"{name}.to_q", query_dim, inner_dim, False) + linear(f"{name}.to_k", context_dim, inner_dim, False)
+            + linear(f"{name}.to_v", context_dim, inner_dim, False) + linear(f"{name}.to_out.0", inner_dim, query_dim))
+
+
+def basic_transformer_block(name: str, dim: int, cross_dim: int) -> list[Tensor]:
+    """``BasicTransformerBlock``: LN, self-attention, LN, cross-attention, LN, GEGLU feed-forward (mult 4)."""
+    return (norm(f"{name}.norm1", dim) + attention(f"{name}.attn1", dim, dim, dim)
+            + norm(f"{name}.norm2", dim) + attention(f"{name}.attn2", dim, cross_dim, dim)
+            + norm(f"{name}.norm3", dim)
+            + linear(f"{name}.ff.net.0.proj", dim, 2 * 4 * dim) + linear(f"{name}.ff.net.2", 4 * dim, dim))
 
 
 def _per_level(value, levels: int) -> list:

@@ -1,8 +1,11 @@
 """Build the derivation report: execute ``notebooks/derivation.ipynb`` headless and write ``report/``.
 
-``python -m symbolic report [--out report] [--no-pdf]`` runs :func:`build`:
+``python -m symbolic report [--out report] [--no-pdf]`` runs :func:`build_all`: the SD 1.5 report (``report/
+derivation.{html,tex,pdf}``) and one per pipeline family (``report/models/<id>/derivation.html``, ``FAMILIES``), all
+from the same notebook, a template whose cell tagged ``parameters`` holds ``MODEL = "sd15"``; ``--model ID --out DIR``
+runs :func:`build` for one bundled id (``symbolic.pipelines.catalog.CATALOG``) into ``DIR``. Each build:
 
-1. execute the notebook with nbclient (a fresh ``python3`` kernel, working directory the repository root,
+1. replace the parameters cell with ``MODEL = "<id>"`` and execute the notebook with nbclient (a fresh ``python3`` kernel, working directory the repository root,
    ``PYTHONHASHSEED=0``, no ``SYMBOLIC_*`` framework overrides, figures saved into a temporary directory);
 2. strip execution metadata and export HTML (nbconvert's ``lab`` template without its MathJax, RequireJS and
    Mermaid scripts: every equation is MathML, so the page needs no network; a tiny inline script counts the
@@ -10,8 +13,8 @@
    template with the notebook's Markdown converted by ``report_render.markdown_to_latex``, so no pandoc);
 3. run ``pdflatex`` twice (``SOURCE_DATE_EPOCH=0``, ``FORCE_SOURCE_DATE=1``, ``\\pdftrailerid{}``: reproducible
    bytes) unless ``--no-pdf``;
-4. write ``manifest.json`` (the digest of the inputs, the sha256 of every output) and move every file into place
-   with ``os.replace``.
+4. write ``manifest.json`` (the digest of the inputs, the sha256 of every output, the per-family pages included) and
+   move every file into place with ``os.replace``.
 
 Two builds of the same inputs give byte-identical HTML, LaTeX and PNG files (and PDF, with the same TeX Live).
 """
@@ -32,6 +35,15 @@ NOTEBOOK = REPO_ROOT / "notebooks" / "derivation.ipynb"
 MEASUREMENTS = REPO_ROOT / "data" / "measurements"
 STEM = "derivation"
 MANIFEST = "manifest.json"
+#: The model the notebook's parameters cell names when it is executed as it is.
+DEFAULT_MODEL = "sd15"
+#: One report per pipeline family besides SD 1.5 (``report/models/<id>/derivation.html``).
+FAMILIES = ("sdxl", "sd3.5-medium", "flux.1-dev", "qwen-image", "ltx-video", "cogvideox-2b", "wan2.1-t2v-1.3b",
+            "hunyuanvideo")
+#: Where the family reports go, under the main report's directory.
+MODELS_DIR = "models"
+#: The tag of the notebook cell that holds the parameters (papermill's convention).
+PARAMETERS_TAG = "parameters"
 #: Debian packages that provide pdflatex and the LaTeX packages nbconvert's template loads (scripts/setup-system.sh).
 TEX_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
                 "lmodern")
@@ -171,13 +183,40 @@ def _kernel_env(figures: Path) -> dict[str, str]:
     return env
 
 
-def execute(notebook: Path, figures: Path, timeout: int = 600):
-    """The executed notebook (nbformat node), execution metadata stripped."""
+def check_model(model: str) -> str:
+    """A bundled id (``CATALOG``) as the catalog spells it; a ReportError naming ``--model`` otherwise."""
+    from symbolic.pipelines.catalog import CATALOG
+
+    key = model.strip().lower() if isinstance(model, str) else model
+    if key not in CATALOG:
+        raise ReportError(f"--model: unknown model {model!r}; bundled: {', '.join(CATALOG)}")
+    return key
+
+
+def parameterised(notebook: Path, model: str):
+    """The notebook (nbformat node) with its ``parameters`` cell set to ``MODEL = "<model>"`` and its title naming
+    the pipeline."""
+    import nbformat
+
+    from symbolic.pipelines.catalog import CATALOG
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise RuntimeError(f"{notebook}: expected one cell tagged {PARAMETERS_TAG!r}, found {len(cells)}")
+    cells[0].source = f"MODEL = {model!r}"
+    nb.metadata["title"] = f"Peak GPU memory of {CATALOG[model].hub_id} inference: equation, derivation, validation"
+    return nb
+
+
+def execute(nb, figures: Path, timeout: int = 600):
+    """The executed notebook (nbformat node; a path is read first), execution metadata stripped."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    nb = nbformat.read(str(notebook), as_version=4)
+    if isinstance(nb, (str, Path)):
+        nb = nbformat.read(str(nb), as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(REPO_ROOT)}})
@@ -253,9 +292,14 @@ def check_tools(pdf: bool) -> None:
         raise ReportError(f"pdflatex not found: install {TEX_PACKAGES} (see scripts/setup-system.sh), or pass --no-pdf")
 
 
-def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = NOTEBOOK) -> dict:
-    """Execute the notebook and write ``out/``; returns the manifest."""
+def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = NOTEBOOK,
+          model: str = DEFAULT_MODEL, families: tuple[str, ...] = ()) -> dict:
+    """Execute the notebook for ``model`` and write ``out/`` (HTML, LaTeX, figures, the PDF unless ``pdf`` is
+    False), and for each of ``families`` ``out/models/<id>/derivation.html``; returns the manifest, which lists
+    every output."""
     out, notebook = Path(out).resolve(), Path(notebook).resolve()
+    model = check_model(model)
+    families = tuple(check_model(f) for f in families)
     if not notebook.is_file():
         raise ReportError(f"notebook not found: {notebook}")
     check_tools(pdf)
@@ -263,12 +307,14 @@ def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = N
     digest = input_digest(notebook)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-build-", dir=out.parent))
+    timings = {}
     try:
         figures = staging / "figures"
         figures.mkdir()
-        _log(f"executing notebook {_show(notebook)} ...")
-        nb = execute(notebook, figures)
-        _log(f"executed in {time.monotonic() - started:.1f} s")
+        _log(f"executing notebook {_show(notebook)} for {model} ...")
+        nb = execute(parameterised(notebook, model), figures)
+        timings[model] = round(time.monotonic() - started, 1)
+        _log(f"executed in {timings[model]:.1f} s")
         _log("writing html ...")
         (staging / f"{STEM}.html").write_text(export_html(nb), encoding="utf-8")
         _log("writing tex ...")
@@ -278,22 +324,69 @@ def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = N
             _log("running pdflatex (2 passes) ...")
             pdflatex(staging, f"{STEM}.tex")
             names.append(f"{STEM}.pdf")
+        names += _build_families(notebook, staging, families, timings)
         manifest = {"built_by": "python -m symbolic report", "input_digest": digest,
                     "inputs": {"package": "symbolic/ (symbolic.cache.source_digest)",
                                "notebook": _relative(notebook), "measurements": _relative(MEASUREMENTS)},
+                    "models": {"main": model, **{f: f"{MODELS_DIR}/{f}/{STEM}.html" for f in families}},
                     "outputs": output_hashes(staging, names)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         _install(staging, out, names + [MANIFEST], pdf)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _log(f"wrote {_show(out)}/ ({len(manifest['outputs'])} files) in {time.monotonic() - started:.1f} s")
+    _log(f"wrote {_show(out)}/ ({len(manifest['outputs'])} files) in {time.monotonic() - started:.1f} s "
+         f"(notebook seconds per model: {timings})")
     return manifest
+
+
+def build_all(out: Path | str = "report", pdf: bool = True, notebook: Path | str = NOTEBOOK) -> dict:
+    """SD 1.5 (the main report, with its PDF) and every family of ``FAMILIES`` (HTML) into ``out``."""
+    return build(out, pdf=pdf, notebook=notebook, model=DEFAULT_MODEL, families=FAMILIES)
+
+
+#: Family notebooks executed at once (each a kernel of its own; the build machine may have few cores).
+FAMILY_WORKERS = 2
+
+
+def family_page(notebook: str, model: str, scratch: str) -> tuple[str, float]:
+    """(HTML, seconds) of the notebook executed for ``model`` (run in a worker process)."""
+    started = time.monotonic()
+    figures = Path(scratch) / model / "figures"
+    figures.mkdir(parents=True)
+    nb = execute(parameterised(Path(notebook), model), figures)
+    return export_html(nb), round(time.monotonic() - started, 1)
+
+
+def _build_families(notebook: Path, staging: Path, families: tuple[str, ...], timings: dict) -> list[str]:
+    """Each family's page into ``staging/models/<id>/derivation.html``; their names."""
+    if not families:
+        return []
+    import concurrent.futures
+    import multiprocessing
+
+    _log(f"executing the notebook for {len(families)} families ({FAMILY_WORKERS} at a time) ...")
+    scratch = staging / ".families"
+    context = multiprocessing.get_context("spawn")
+    names = []
+    with concurrent.futures.ProcessPoolExecutor(max_workers=FAMILY_WORKERS, mp_context=context) as pool:
+        futures = {f: pool.submit(family_page, str(notebook), f, str(scratch)) for f in families}
+        for family, future in futures.items():
+            html_text, seconds = future.result()
+            timings[family] = seconds
+            target = staging / MODELS_DIR / family / f"{STEM}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(html_text, encoding="utf-8")
+            names.append(target.relative_to(staging).as_posix())
+            _log(f"{family}: {seconds:.1f} s")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return names
 
 
 def _install(staging: Path, out: Path, names: list[str], pdf: bool) -> None:
     """Move each built file into ``out`` with ``os.replace``; drop figures (and a PDF) the build did not make."""
     (out / "figures").mkdir(exist_ok=True)
     for name in names:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, out / name)
     keep = {name for name in names}
     for stale in sorted((out / "figures").glob("*.png")):

@@ -642,7 +642,7 @@ class ClosedForm:
 
 def closed_form(model) -> ClosedForm:
     """Every moment's sum in latent form, and which moment (if any) dominates it."""
-    pieces = [Piece(stage.value, moment, latent_form(expr))
+    pieces = [Piece(getattr(stage, "value", stage), moment, latent_form(expr))
               for stage in model.stages for moment, expr in model.moments(stage).items()]
     for piece in pieces:
         for other in pieces:
@@ -840,3 +840,174 @@ def markdown_to_latex(source: str) -> str:
 
     render = mistune.create_markdown(renderer=_Renderer(escape=False), plugins=["strikethrough"])
     return render(source)
+
+
+# --- the distilled equation (symbolic/distill.py) -------------------------------------------------------------------
+
+#: Order of the factors in a printed monomial: bytes per element first, then batch, frames, sizes, devices
+#: (Korthikanti et al.'s ``s b h`` reading: the sizes, then the short sum).
+_FACTOR_ORDER = ("b", "B", "T", "H", "W", "P")
+
+
+def monomial_pair(monomial) -> tuple[str, str]:
+    """(LaTeX, MathML) of a monomial in the order ``b B T H W P`` (``1`` prints nothing); a non-polynomial part
+    (a Max kept whole) prints as itself."""
+    monomial = sp.sympify(monomial)
+    if monomial == 1:
+        return "", ""
+    powers = monomial.as_powers_dict()
+    if not all(isinstance(base, sp.Symbol) and base.name in _FACTOR_ORDER for base in powers):
+        return _pair(monomial)
+    latex, mathml = [], []
+    for name in _FACTOR_ORDER:
+        for base, power in powers.items():
+            if base.name == name:
+                if power == 1:
+                    latex.append(name)
+                    mathml.append(_mi(name))
+                else:
+                    latex.append(f"{name}^{{{power}}}")
+                    mathml.append(f"<msup>{_mi(name)}<mn>{power}</mn></msup>")
+    return r"\,".join(latex), "<mo>&#x2062;</mo>".join(mathml)
+
+
+def _labelled(expr, label: int) -> tuple[str, str]:
+    latex, mathml = _pair(expr)
+    return (rf"\underbrace{{{latex}}}_{{({label})}}",
+            f"<munder><mrow>{mathml}</mrow><mrow><mtext mathsize=\"70%\">({label})</mtext></mrow></munder>")
+
+
+class DistilledEquation(Display):
+    """``lhs = M_w + monomial (c_1 + c_2 + ...) + ...``: one line per monomial, each coefficient with the number of
+    its addend in the tally beneath it (``\\underbrace``)."""
+
+    def __init__(self, lhs, weights_symbol, groups, labels: dict[str, int], annotation: str = "") -> None:
+        self.lhs = sp.sympify(lhs)
+        rows = [Row([_pair(weights_symbol)], self.lhs, "=", annotation)]
+        for monomial, pairs in groups:
+            mono_latex, mono_mathml = monomial_pair(monomial)
+            pieces = [(r"+\;", "<mo>+</mo>")]
+            if not mono_latex or len(pairs) == 1 and pairs[0][1] == 1:
+                inner = [_labelled(c if mono_latex == "" else monomial, labels[a.name]) for a, c in pairs]
+                joined = []
+                for i, piece in enumerate(inner):
+                    joined += ([_op("+", "+")] if i else []) + [piece]
+                pieces += joined if len(joined) == 1 else [(r"\big(", "<mo>(</mo>")] + joined + [(r"\big)", "<mo>)</mo>")]
+            else:
+                pieces.append((mono_latex + r"\,", mono_mathml))
+                pieces.append((r"\big(", "<mo>(</mo>"))
+                for i, (addend, coefficient) in enumerate(pairs):
+                    if i:
+                        pieces.append(_op("+", "+"))
+                    pieces.append(_labelled(coefficient, labels[addend.name]))
+                pieces.append((r"\big)", "<mo>)</mo>"))
+            rows.append(Row(pieces))
+        self.rows = rows
+
+    def html(self) -> str:
+        return _aligned_html(self.rows)
+
+    def latex(self) -> str:
+        return _aligned_latex(self.rows)
+
+    def text(self) -> str:
+        return " ".join("".join(p[0] for p in row.pieces) for row in self.rows)
+
+
+# --- symbols: one meaning each --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Glossed:
+    """A symbol as the report prints it, with its one meaning."""
+
+    symbol: sp.Symbol
+    meaning: str
+
+    @property
+    def printed(self) -> str:
+        return to_latex(self.symbol)
+
+
+#: Symbols the report itself introduces (not in ``symbolic.symbols``), by SymPy name -> meaning. Each prints
+#: differently from every package symbol (checked by ``glossary``): the stage activations are ``A``, not ``T``
+#: (frames), the square side is ``a``, not ``s`` (the VAE's spatial compression), the sequence length of an
+#: attention is ``n``, not ``N``.
+SQUARE_SIDE = _register("a", "a", _mi("a"), positive=True, integer=True)
+WEIGHTS_SYMBOL = _register("M_w", "M_{w}", f"<msub>{_mi('M')}{_mi('w')}</msub>")
+SEQUENCE = _register("n", "n", _mi("n"), positive=True, integer=True)
+REPORT_SYMBOLS = {
+    "h": "latent height, floor(H / 8) for the 8x-downsampling VAEs (H = 8h for multiples of 8)",
+    "w": "latent width, floor(W / 8) (W = 8w)",
+    "R": "resident bytes: weights, their allocator rounding and the cuBLAS workspace, live in every stage",
+    "a": "side of a square image, H = W = a (asymptotics, planning)",
+    "M_w": "bytes of the resident weights (parameters and buffers of every component on the GPU)",
+    "n": "sequence length of an attention (tokens); n x n scores where a kernel stores them",
+}
+
+
+def stage_symbol(stage: str, moment: str | None = None) -> sp.Symbol:
+    """``A_stage`` (a stage's activation: its peak minus the resident bytes) or ``A_stage,moment``."""
+    return sub_symbol("A", stage, *([moment] if moment else []))
+
+
+def glossary(exprs: Iterable, extra: Iterable[str] = ()) -> list[Glossed]:
+    """The symbols the report prints: the free symbols of ``exprs`` (package symbols and the report's own) plus the
+    report symbols named in ``extra``, each with its meaning; a ValueError when two of them print the same."""
+    from symbolic import symbols as package
+
+    meanings: dict[str, str] = {info.symbol.name: info.meaning for info in package._REGISTRY.values()}
+    report = {name: sym for name, sym in ((n, sp.Symbol(n)) for n in REPORT_SYMBOLS)}
+    used: dict[str, sp.Symbol] = {}
+    for expr in exprs:
+        for sym in sp.sympify(expr).free_symbols:
+            used.setdefault(sym.name, sym)
+    for name in extra:
+        used.setdefault(name, report[name])
+    out, printed = [], {}
+    for name, sym in sorted(used.items(), key=lambda item: _GLOSSARY_ORDER(item[0])):
+        if name.startswith("A[") or name.startswith("["):
+            continue  # stage activations and term names: defined where they are used
+        meaning = REPORT_SYMBOLS.get(name) or meanings.get(name)
+        if meaning is None:
+            raise ValueError(f"symbol {name!r} has no meaning in symbolic.symbols or REPORT_SYMBOLS")
+        entry = Glossed(sym, meaning)
+        if entry.printed in printed and printed[entry.printed] != meaning:
+            raise ValueError(f"symbol {entry.printed!r} would mean two things: {printed[entry.printed]!r} and "
+                             f"{meaning!r}")
+        printed[entry.printed] = meaning
+        out.append(entry)
+    return out
+
+
+def _GLOSSARY_ORDER(name: str) -> tuple:
+    order = ["H", "W", "T", "B", "G", "b", "P", "L", "M_w", "h", "w", "R", "a", "n"]
+    return (order.index(name) if name in order else len(order), name)
+
+
+def check_one_meaning() -> None:
+    """Raise ValueError if a report symbol prints like a package symbol with another meaning."""
+    from symbolic import symbols as package
+
+    printed = {sp.latex(info.symbol): info.meaning for info in package._REGISTRY.values()}
+    for name, meaning in REPORT_SYMBOLS.items():
+        latex = _NAMES[name].latex if name in _NAMES else name
+        if latex in printed and printed[latex] != meaning:
+            raise ValueError(f"report symbol {latex!r} prints like the package's, which means {printed[latex]!r}")
+
+
+#: Prose in derivation notes that uses a package symbol for something else: rewritten where the report prints it.
+_PROSE_SYMBOLS = ((re.compile(r"\bN x N\b"), "n x n"), (re.compile(r"\bN\s*\u00d7\s*N\b"), "n \u00d7 n"))
+
+
+def prose(text: str) -> str:
+    """A derivation note as the report prints it: ``N x N`` (the package's N is the image count) becomes ``n x n``."""
+    for pattern, replacement in _PROSE_SYMBOLS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def published_job() -> list:
+    """``symbolic.pipelines.published.published_comparison()`` (every model; each report keeps its own rows)."""
+    from symbolic.pipelines.published import published_comparison
+
+    return published_comparison()

@@ -110,26 +110,48 @@ def test_pdf_contains_the_peak_equation():
     text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "peak_allocated" in text.replace(" ", "") or "peak allocated" in text
     assert "max" in text
-    for term in ("vae_decoder_upsample_conv_output", "unet_skip_connections", "safety_checker_weights"):
+    for term in ("vae_decoder_upsample_conv_output", "weights.safety_checker", "denoiser.step_inputs"):
         assert term in text.replace("\n", ""), f"term {term} missing from the PDF text"
     assert "Validation against measurements" in text
 
 
 # --- (d) determinism -------------------------------------------------------------------------------------------------
 
-def test_html_build_is_deterministic(tmp_path):
-    """Two builds in a row (--no-pdf) give byte-identical HTML, LaTeX and PNG files (slow-ish: two notebook runs,
-    well under a minute once the package's cache is warm)."""
+#: A small bundled pipeline whose report builds quickly (HTML only).
+SMALL_MODEL = "wan2.1-t2v-1.3b"
+
+
+def _build_small(out):
     _need("nbclient / nbconvert / ipykernel",
           all(importlib.util.find_spec(m) for m in ("nbclient", "nbconvert", "ipykernel", "nbformat")))
-    outputs = []
-    for run in ("a", "b"):
-        out = tmp_path / run
-        result = subprocess.run([sys.executable, "-m", "symbolic", "report", "--out", str(out), "--no-pdf"],
-                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stderr[-3000:]
-        outputs.append(out)
-    first, second = outputs
+    result = subprocess.run([sys.executable, "-m", "symbolic", "report", "--model", SMALL_MODEL, "--out", str(out),
+                             "--no-pdf"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory):
+    return _build_small(tmp_path_factory.mktemp("report") / "a")
+
+
+def test_report_for_one_model_from_the_template(small_report):
+    """``report --model ID`` executes the same notebook with its parameters cell replaced: the page is about that
+    pipeline (its Hub id, its stages, its regimes) and has no SD-1.5-only section."""
+    from symbolic.pipelines.catalog import CATALOG
+
+    html = (small_report / "derivation.html").read_text(encoding="utf-8")
+    assert CATALOG[SMALL_MODEL].hub_id in html and "transformer_step" in html
+    assert "Regime 1" in html and "Symbols" in html and "Baselines" in html and "Published figures" in html
+    assert "seed&#x27;s `f()`" not in html and "unet_step" not in html
+    manifest = json.loads((small_report / MANIFEST).read_text())
+    assert manifest["models"]["main"] == SMALL_MODEL
+    assert {"derivation.html", "derivation.tex"} <= set(manifest["outputs"])
+
+
+def test_html_build_is_deterministic(small_report, tmp_path):
+    """Two builds of the same inputs (--no-pdf) give byte-identical HTML, LaTeX and PNG files."""
+    first, second = small_report, _build_small(tmp_path / "b")
     names = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
     assert {"derivation.html", "derivation.tex", "manifest.json"} <= set(names)
     assert any(n.startswith("figures/") and n.endswith(".png") for n in names)
@@ -138,9 +160,28 @@ def test_html_build_is_deterministic(tmp_path):
         if name == MANIFEST:  # its input digest follows the working tree, which may change between the builds
             continue
         assert (first / name).read_bytes() == (second / name).read_bytes(), f"{name} differs between two builds"
-    manifests = [json.loads((out / MANIFEST).read_text()) for out in outputs]
+    manifests = [json.loads((out / MANIFEST).read_text()) for out in (first, second)]
     assert manifests[0]["outputs"] == manifests[1]["outputs"]
     assert not (first / "derivation.pdf").exists()
+
+
+@pytest.mark.parametrize("model", ["nope", "sd15x", "", "SD 1.5"])
+def test_unknown_model_is_a_one_line_error_naming_the_flag(tmp_path, model):
+    result = subprocess.run([sys.executable, "-m", "symbolic", "report", "--model", model, "--out",
+                             str(tmp_path / "out"), "--no-pdf"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--model" in lines[0] and "sd15" in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_main_report_covers_every_family():
+    from symbolic.report import FAMILIES, MODELS_DIR
+
+    outputs = set(_manifest()["outputs"])
+    for family in FAMILIES:
+        assert f"{MODELS_DIR}/{family}/derivation.html" in outputs, f"{STALE} ({family} missing)"
 
 
 def test_missing_pdflatex_is_a_one_line_error(tmp_path, monkeypatch):
@@ -187,19 +228,100 @@ def test_closed_form_keeps_the_peak():
 
     from symbolic import report_render as rr
     from symbolic.numeric import exact
-    from symbolic.pipelines.sd15.api import make_config
-    from symbolic.pipelines.sd15.model import sd15_model
+    from symbolic.pipelines.estimate import pipeline_model
     from symbolic.symbols import H, W
 
-    model = sd15_model(make_config())
+    model = pipeline_model("sd15", task="img2img")
     form = rr.closed_form(model)
     assert any(p.dominated_by for p in form.pieces) and form.kept
     closed = form.expr.xreplace({rr.h: H / 8, rr.w: W / 8})
     rng = random.Random(1)
     for _ in range(20):
-        point = dict(H=8 * rng.randint(1, 400), W=8 * rng.randint(1, 400), N=rng.randint(1, 3), G=rng.randint(1, 2),
-                     L=77, b=2)
+        point = dict(H=8 * rng.randint(1, 400), W=8 * rng.randint(1, 400), B=rng.randint(1, 3), G=rng.randint(1, 2),
+                     b=2, P=1)
         assert exact(closed, **point) == exact(model.peak_allocated, **point)
+
+
+# --- the distilled equation and the symbols ------------------------------------------------------------------------
+
+def _regimes(model_id, **config):
+    from symbolic import distill
+    from symbolic.pipelines.estimate import pipeline_model, values_of
+
+    model = pipeline_model(model_id, **config)
+    values = values_of(model.config, None, None, None, 1, None, 1)
+    default = (values.pop("H"), values.pop("W"))
+    regimes = distill.find_regimes(model, values, range(64, 4097, 64), default)
+    distill.label_addends(regimes)
+    return model, values, regimes
+
+
+@pytest.mark.parametrize("model_id, config", [("sd15", {"task": "img2img"}), ("sdxl", {}), ("flux.1-dev", {}),
+                                              ("wan2.1-t2v-1.3b", {}), ("sd15", {"attention_backend": "math"})])
+def test_distilled_tally_equals_the_closed_form(model_id, config):
+    """The named addends sum to the model's expression of each regime, the tally of named coefficients is the
+    distilled polynomial, which equals the exact model at random sizes where its rounding is exact; and the regime
+    found is the model's peak at its sides."""
+    import random
+
+    import sympy as sp
+
+    from symbolic import distill
+    from symbolic.numeric import exact
+
+    model, values, regimes = _regimes(model_id, **config)
+    assert regimes
+    rng = random.Random(hash(model_id) % 1000)
+    for regime in regimes:
+        distill.check_regime(model, regime, values, points=8, seed=rng.randint(0, 10**6))
+        total = regime.weights + sp.Add(*(m * sp.Add(*(c for _, c in pairs)) for m, pairs in regime.groups()))
+        assert sp.expand(total - regime.poly) == 0
+        side = rng.randint(regime.sides[0] // 64, regime.sides[1] // 64) * 64
+        point = dict(values, H=side, W=side)
+        assert exact(regime.exact, **point) == exact(model.peak_allocated, **point)
+
+
+def test_distilled_sd15_names_the_decode_blocks():
+    """SD 1.5 at default SDPA: one regime above 64 px, the VAE decode, b B H W (1/8 + 192 + 256 + 256 + 512)."""
+    import sympy as sp
+
+    from symbolic.symbols import B, H, W, b
+
+    _, _, regimes = _regimes("sd15", task="img2img")
+    decode = [r for r in regimes if r.stage == "vae_decode"]
+    assert len(decode) == 1
+    groups = dict(decode[0].groups())
+    names = {a.name: c for a, c in groups[b * B * H * W]}
+    assert names["vae_decoder_upsample_conv_output"] == 256 and names["vae_decoder_conv_workspace"] == 512
+    assert sum(names.values()) == sp.Rational(9729, 8)
+
+
+def test_symbol_table_has_one_meaning_per_symbol():
+    import sympy as sp
+
+    from symbolic import report_render as rr
+    from symbolic.pipelines.estimate import pipeline_model
+    from symbolic.video import latent
+
+    rr.check_one_meaning()
+    exprs = [pipeline_model(m).peak_allocated for m in ("sd15", "flux.1-dev", "wan2.1-t2v-1.3b")]
+    exprs += [latent.LATENT_T, latent.LATENT_H, latent.LATENT_BYTES, latent.PATCHED_TOKENS]
+    table = rr.glossary(exprs, extra=["M_w", "R", "a", "n", "h", "w"])
+    printed = [g.printed for g in table]
+    assert len(printed) == len(set(printed)), printed
+    assert len({g.meaning for g in table}) == len(table)
+    assert {"T", "s", "a", "n"} <= set(printed)   # frames, spatial compression, square side, sequence length
+    clash = sp.Symbol("s_sp_clash")
+    rr.REPORT_SYMBOLS[clash.name] = "something else"
+    rr._register(clash.name, "s", "<mi>s</mi>")
+    try:
+        with pytest.raises(ValueError, match="two things|prints like"):
+            rr.glossary([latent.LATENT_H, clash])
+        with pytest.raises(ValueError, match="prints like"):
+            rr.check_one_meaning()
+    finally:
+        del rr.REPORT_SYMBOLS[clash.name]
+        del rr._NAMES[clash.name]
 
 
 def test_markdown_and_text_escape_for_latex():

@@ -1,15 +1,19 @@
-"""``python -m symbolic report [--out report] [--no-pdf]``: execute the derivation notebook and write the report."""
+"""``python -m symbolic report [--model ID] [--out DIR] [--no-pdf]``: execute the derivation notebook and write the
+report: without ``--model``, SD 1.5 and one page per pipeline family (``symbolic.report.FAMILIES``); with it, that
+bundled pipeline only."""
 from __future__ import annotations
 
 import sys
 
 NAME = "report"
 HELP = ("execute notebooks/derivation.ipynb headless and write the derivation report (HTML with MathML, LaTeX, PDF, "
-        "figures, manifest.json)")
+        "figures, manifest.json): SD 1.5 and one page per pipeline family, or one bundled model with --model")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", default="report", metavar="DIR", help="output directory (default: report)")
+    parser.add_argument("--model", default=None, metavar="ID",
+                        help="one bundled pipeline id (python -m symbolic models); default: SD 1.5 and every family")
     parser.add_argument("--no-pdf", action="store_true", help="skip pdflatex (HTML, LaTeX and figures only)")
     parser.add_argument("--notebook", default=None, metavar="PATH",
                         help="the notebook to execute (default: notebooks/derivation.ipynb)")
@@ -20,7 +24,10 @@ def run(args) -> int:
 
     notebook = args.notebook or report.NOTEBOOK
     try:
-        report.build(args.out, pdf=not args.no_pdf, notebook=notebook)
+        if args.model is None:
+            report.build_all(args.out, pdf=not args.no_pdf, notebook=notebook)
+        else:
+            report.build(args.out, pdf=not args.no_pdf, notebook=notebook, model=report.check_model(args.model))
     except report.ReportError:
         raise  # one line, exit 2 (cli.main)
     except RuntimeError as exc:

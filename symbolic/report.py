@@ -35,6 +35,8 @@ NOTEBOOK = REPO_ROOT / "notebooks" / "derivation.ipynb"
 MEASUREMENTS = REPO_ROOT / "data" / "measurements"
 STEM = "derivation"
 MANIFEST = "manifest.json"
+#: The offline planner page (``symbolic.planner``), written by the full build.
+PLANNER = "planner.html"
 #: The model the notebook's parameters cell names when it is executed as it is.
 DEFAULT_MODEL = "sd15"
 #: One report per pipeline family besides SD 1.5 (``report/models/<id>/derivation.html``).
@@ -293,10 +295,10 @@ def check_tools(pdf: bool) -> None:
 
 
 def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = NOTEBOOK,
-          model: str = DEFAULT_MODEL, families: tuple[str, ...] = ()) -> dict:
+          model: str = DEFAULT_MODEL, families: tuple[str, ...] = (), planner: bool = False) -> dict:
     """Execute the notebook for ``model`` and write ``out/`` (HTML, LaTeX, figures, the PDF unless ``pdf`` is
-    False), and for each of ``families`` ``out/models/<id>/derivation.html``; returns the manifest, which lists
-    every output."""
+    False), for each of ``families`` ``out/models/<id>/derivation.html``, and with ``planner`` the offline planner
+    page ``out/planner.html`` (``symbolic.planner``); returns the manifest, which lists every output."""
     out, notebook = Path(out).resolve(), Path(notebook).resolve()
     model = check_model(model)
     families = tuple(check_model(f) for f in families)
@@ -325,6 +327,12 @@ def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = N
             pdflatex(staging, f"{STEM}.tex")
             names.append(f"{STEM}.pdf")
         names += _build_families(notebook, staging, families, timings)
+        if planner:
+            from symbolic.planner import write_planner
+
+            _log("writing the planner page ...")
+            write_planner(staging / PLANNER)
+            names.append(PLANNER)
         manifest = {"built_by": "python -m symbolic report", "input_digest": digest,
                     "inputs": {"package": "symbolic/ (symbolic.cache.source_digest)",
                                "notebook": _relative(notebook), "measurements": _relative(MEASUREMENTS)},
@@ -340,8 +348,9 @@ def build(out: Path | str = "report", pdf: bool = True, notebook: Path | str = N
 
 
 def build_all(out: Path | str = "report", pdf: bool = True, notebook: Path | str = NOTEBOOK) -> dict:
-    """SD 1.5 (the main report, with its PDF) and every family of ``FAMILIES`` (HTML) into ``out``."""
-    return build(out, pdf=pdf, notebook=notebook, model=DEFAULT_MODEL, families=FAMILIES)
+    """SD 1.5 (the main report, with its PDF), every family of ``FAMILIES`` (HTML) and the planner page into
+    ``out``."""
+    return build(out, pdf=pdf, notebook=notebook, model=DEFAULT_MODEL, families=FAMILIES, planner=True)
 
 
 #: Family notebooks executed at once (each a kernel of its own; the build machine may have few cores).

@@ -1,13 +1,14 @@
 """``python -m symbolic report [--model ID] [--out DIR] [--no-pdf]``: execute the derivation notebook and write the
-report: without ``--model``, SD 1.5 and one page per pipeline family (``symbolic.report.FAMILIES``); with it, that
-bundled pipeline only."""
+report: without ``--model``, SD 1.5, one page per pipeline family (``symbolic.report.FAMILIES``) and the offline
+planner page (``planner.html``); with it, that bundled pipeline only."""
 from __future__ import annotations
 
 import sys
 
 NAME = "report"
 HELP = ("execute notebooks/derivation.ipynb headless and write the derivation report (HTML with MathML, LaTeX, PDF, "
-        "figures, manifest.json): SD 1.5 and one page per pipeline family, or one bundled model with --model")
+        "figures, manifest.json): SD 1.5, one page per pipeline family and the offline planner.html, or one bundled "
+        "model with --model")
 
 
 def add_arguments(parser) -> None:

@@ -7,7 +7,7 @@ imports SymPy (the CLI's cold start).
 grammar ``numeric.exact_source`` (``_ExactPrinter``) emits::
 
     lambda _a, _b, ...: EXPR        (plain positional parameters named ``_identifier``, no defaults)
-    EXPR := integer | parameter | EXPR (+ - * / % **) EXPR | -EXPR | +EXPR | not EXPR
+    EXPR := integer | parameter | EXPR (+ - * / // % **) EXPR | -EXPR | +EXPR | not EXPR
           | EXPR (< <= > >= == !=) EXPR ... | EXPR and/or EXPR | (EXPR if EXPR else EXPR)
           | f(EXPR, ...) for f in _F, _floor, _ceil, max, min     (positional arguments only)
 
@@ -37,7 +37,7 @@ EXACT_NAMESPACE = {"_F": Fraction, "_floor": _floor, "_ceil": _ceil, "max": max,
 
 _FUNCTIONS = frozenset(EXACT_NAMESPACE)
 _PARAMETER = re.compile(r"_[A-Za-z0-9_]*\Z")
-_BINARY = frozenset({ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Pow})
+_BINARY = frozenset({ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow})
 _UNARY = frozenset({ast.USub, ast.UAdd, ast.Not})
 _COMPARE = frozenset({ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq})
 _BOOLEAN = frozenset({ast.And, ast.Or})

@@ -99,10 +99,24 @@ class _ExactPrinter(PythonCodePrinter):
     def _print_Half(self, expr):
         return "_F(1, 2)"
 
+    def _integer_quotient(self, arg):
+        """(numerator, denominator) when ``arg`` is an integer over a positive integer constant, else None: its floor
+        is Python's ``//`` on ints, exact and without a Fraction (most floors of the models are H / 8 and the like)."""
+        numerator, denominator = arg.as_numer_denom()
+        if denominator.is_Integer and denominator > 1 and numerator.is_integer:
+            return numerator, denominator
+        return None
+
     def _print_floor(self, expr):
+        quotient = self._integer_quotient(expr.args[0])
+        if quotient:
+            return f"(({self._print(quotient[0])}) // {quotient[1]})"
         return f"_floor({self._print(expr.args[0])})"
 
     def _print_ceiling(self, expr):
+        quotient = self._integer_quotient(expr.args[0])
+        if quotient:
+            return f"(-((-({self._print(quotient[0])})) // {quotient[1]}))"
         return f"_ceil({self._print(expr.args[0])})"
 
     def _print_Max(self, expr):

@@ -557,10 +557,10 @@ def _baselines(table: _Table) -> None:
     keys = ("model", "height", "width", "frames", "num_images_per_prompt", "guidance_scale", "dtype", "task",
             "prompt_tokens")
     found: dict[tuple, dict] = {}
+    columns = [table.columns[k] for k in keys]
     for i in rows.tolist():
-        group, pos = table.groups[table.group_of[i]], table.position[i]
-        inputs = _row(table.columns, i)
-        point = tuple(inputs[k] for k in keys) + (int(group.outputs["weights_bytes"][pos]),)
+        group = table.groups[table.group_of[i]]
+        point = tuple(column[i] for column in columns) + (int(group.outputs["weights_bytes"][table.position[i]]),)
         if point not in found:
             model, height, width, frames, batch, guidance, dtype, task, tokens, weights = point
             tokens = {} if tokens is None else {"prompt_tokens": tokens}

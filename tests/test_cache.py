@@ -337,7 +337,6 @@ REFUSED = {
     "power to a name": "lambda _H: _H ** _H",
     "power to an expression": "lambda _H: 9 ** (9 ** 9)",
     "bit shift": "lambda _H: _H << 1",
-    "floor division": "lambda _H: _H // 2",
     "is": "lambda _H: _H is None",
     "in": "lambda _H: _H in _H",
     "statement": "import os",
@@ -374,6 +373,8 @@ EXPRESSIONS = [
     sp.Piecewise((H, sp.Or(H > W, sp.Eq(H, 3))), (W, True)),
     sp.Piecewise((H, sp.And(H >= 3, sp.Not(sp.Eq(W, 2)))), (2 * W, H < 2), (W, True)),
     sp.Integer(10) ** 40 * H,
+    # integer quotients print as Python's exact // (negative numerators included)
+    sp.floor((H - 3 * W) / 4), sp.ceiling((H - 3 * W) / 4), sp.ceiling(sp.floor(H / 2) / 3) * W,
 ]
 
 
@@ -385,6 +386,13 @@ def test_whitelist_accepts_generated_code(expr):
     function = compile_exact(source)
     value = function(*(args[name] for name in ARG_NAMES))
     assert value == expr.subs({H: 7, W: 5}).subs({s: 1 for s in expr.free_symbols})
+
+
+def test_integer_quotients_print_as_floor_division():
+    """floor / ceiling of an integer over a constant need no Fraction (the one-point path's speed); others keep one."""
+    assert "//" in exact_source(sp.floor(H / 8)) and "_F" not in exact_source(sp.floor(H / 8))
+    assert "//" in exact_source(sp.ceiling(H * W / 3))
+    assert "_floor" in exact_source(sp.floor(H / W))  # no constant denominator: a Fraction, then its floor
 
 
 def test_whitelist_accepts_every_output_of_real_models(cache_in):

@@ -107,6 +107,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: Where the transcribed formulas come from.
 COMFYUI_REPOSITORY = "https://github.com/Comfy-Org/ComfyUI"
@@ -247,18 +248,32 @@ class Call:
     batch: int
 
 
+@lru_cache(maxsize=256)
+def _configured(model: str, dtype: str | None, task: str | None) -> tuple:
+    """(catalog entry, configuration) of one pipeline setting: resolved once, since ``validate`` asks for the
+    baselines of many rows of few settings."""
+    from symbolic.pipelines.catalog import resolve
+    from symbolic.pipelines.estimate import make_config
+
+    entry, _ = resolve(model)
+    return entry, make_config(model, dtype=None if dtype is None or dtype.strip().lower() == "default" else dtype,
+                              task=task)
+
+
 def check_call(model: object, *, height: object, width: object, frames: object, batch: object, dtype: object,
                task: object) -> Call:
     """Validate the arguments the way ``estimate`` does (a ValueError naming the argument) and resolve dtypes."""
     from symbolic.pipelines.catalog import resolve
-    from symbolic.pipelines.estimate import make_config
     from symbolic.validation import MAX_COUNT, positive_int
 
-    entry, _ = resolve(model)
     if dtype is not None and not isinstance(dtype, str):
+        resolve(model)  # a bad model is named first, as before
         raise ValueError(f"dtype: must be a dtype name (fp16, bf16, fp32) or 'default', got {dtype!r}")
-    config = make_config(model, dtype=None if dtype is None or dtype.strip().lower() == "default" else dtype,
-                         task=task)
+    if not isinstance(model, str) or not isinstance(task, (str, type(None))):
+        entry, _ = resolve(model)  # the same one-line ValueErrors, uncached
+        entry, config = _configured.__wrapped__(model, dtype, task)
+    else:
+        entry, config = _configured(model, dtype, task)
     height = positive_int(height, "height", MAX_COUNT)
     width = positive_int(width, "width", MAX_COUNT)
     batch = positive_int(batch, "batch", MAX_COUNT)
@@ -293,6 +308,12 @@ def pixel_shape(comfy: ComfyModel, height: int, width: int, frames: int | None) 
     return [1, 3, 1 if frames is None else frames, h, w]
 
 
+@lru_cache(maxsize=256)
+def _usage_factor(comfy: ComfyModel, config) -> float:
+    """The model's ``memory_usage_factor`` from its denoiser config (read once per configuration)."""
+    return comfy.factor(config.source.config(config.spec.denoiser))
+
+
 def comfyui_estimates(model: str, *, height: int, width: int, frames: int | None = None, batch: int = 1,
                       dtype: str | None = None, task: str | None = None) -> dict | None:
     """ComfyUI's three estimates for one call, in bytes (floats, as ComfyUI computes them), with the shapes and
@@ -308,7 +329,7 @@ def comfyui_estimates(model: str, *, height: int, width: int, frames: int | None
         return None
     config = call.config
     denoiser_role = config.spec.denoiser
-    factor = comfy.factor(config.source.config(denoiser_role))
+    factor = _usage_factor(comfy, config)
     latent = latent_shape(comfy, call.batch, call.height, call.width, call.frames)
     cfg_batch = [latent[0] * 2] + latent[1:]  # sampler_helpers.estimate_memory: noise_shape[0] * 2
     vae_size = BYTES_PER_ELEMENT[config.dtype_of("vae")]

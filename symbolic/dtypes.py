@@ -3,7 +3,8 @@ from __future__ import annotations
 
 BYTES_PER_ELEMENT: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1}
 
-_ALIASES: dict[str, str] = {
+#: Other spellings of the dtypes (torch names, numpy names), case-insensitive; the planner page reads them too.
+DTYPE_ALIASES: dict[str, str] = {
     "float32": "fp32", "float": "fp32", "single": "fp32", "torch.float32": "fp32",
     "float16": "fp16", "half": "fp16", "torch.float16": "fp16",
     "bfloat16": "bf16", "torch.bfloat16": "bf16",
@@ -20,9 +21,9 @@ def canonical_dtype(name: object, *, argument: str = "dtype", allowed: tuple[str
     """
     allowed = allowed or tuple(BYTES_PER_ELEMENT)
     key = str(name).strip().lower() if isinstance(name, str) else None
-    kind = None if key is None else (key if key in BYTES_PER_ELEMENT else _ALIASES.get(key))
+    kind = None if key is None else (key if key in BYTES_PER_ELEMENT else DTYPE_ALIASES.get(key))
     if kind is None or kind not in allowed:
-        examples = [next(alias for alias, k in _ALIASES.items() if k == kind_) for kind_ in allowed]
+        examples = [next(alias for alias, k in DTYPE_ALIASES.items() if k == kind_) for kind_ in allowed]
         raise ValueError(
             f"{argument}: unknown dtype {name!r}; valid names: {', '.join(allowed)} "
             f"(aliases such as {', '.join(examples)} are accepted)"

@@ -10,16 +10,18 @@ MiB = 2**20
 GiB = 2**30
 TiB = 2**40
 
-_UNITS = {
+#: Unit suffixes of a size (case-insensitive) -> bytes: the grammar of every budget the CLI, the API and the
+#: planner page read.
+SIZE_UNITS = {
     "b": 1, "": 1,
     "kib": KiB, "mib": MiB, "gib": GiB, "tib": TiB,
     # Decimal units, for people who mean them (GPU vendors quote "80GB").
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 }
 #: A plain ASCII decimal (no sign, exponent, ``_`` or non-ASCII digits) and an optional unit, ASCII blanks around.
-_SIZE = re.compile(r"[ \t\r\n]*([0-9]+(?:\.[0-9]+)?)[ \t]*([a-zA-Z]*)[ \t\r\n]*", re.ASCII)
+SIZE_PATTERN = re.compile(r"[ \t\r\n]*([0-9]+(?:\.[0-9]+)?)[ \t]*([a-zA-Z]*)[ \t\r\n]*", re.ASCII)
 #: Longest size text read (a 1000-digit byte count is already absurd; Python refuses int() past 4300 digits).
-_MAX_SIZE_TEXT = 1000
+MAX_SIZE_TEXT = 1000
 
 
 def to_mib(num_bytes: int | float) -> float:
@@ -43,12 +45,12 @@ def parse_size(text: str, *, argument: str = "size") -> int:
         raise ValueError(f"{argument}: must be a memory size as text (e.g. 12GiB), "
                          f"got {text!r} ({type(text).__name__})")
     shown = repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} characters)"
-    match = _SIZE.fullmatch(text) if len(text) <= _MAX_SIZE_TEXT else None
-    if not match or match.group(2).lower() not in _UNITS:
+    match = SIZE_PATTERN.fullmatch(text) if len(text) <= MAX_SIZE_TEXT else None
+    if not match or match.group(2).lower() not in SIZE_UNITS:
         raise ValueError(
             f"{argument}: cannot read {shown} as a memory size; use e.g. 12GiB, 24GB, 512MiB or a byte count"
         )
-    value = Fraction(match.group(1)) * _UNITS[match.group(2).lower()]
+    value = Fraction(match.group(1)) * SIZE_UNITS[match.group(2).lower()]
     if value < 1:
         raise ValueError(f"{argument}: must be at least one byte, got {shown}")
     return int(value)  # floor: value > 0

@@ -13,7 +13,7 @@ What the page offers (a documented subset of the API, each point of it equal to 
 """
 from __future__ import annotations
 
-from symbolic.dtypes import BYTES_PER_ELEMENT, _ALIASES, canonical_dtype
+from symbolic.dtypes import BYTES_PER_ELEMENT, DTYPE_ALIASES, canonical_dtype
 from symbolic.pipelines import estimate as api
 from symbolic.pipelines.catalog import CATALOG
 from symbolic.validation import MAX_COUNT, guidance_copies
@@ -28,7 +28,7 @@ SWITCH_CHOICES = (None, *api.MEMORY_OPTIONS)
 
 def dtype_aliases() -> dict[str, str]:
     """Every spelling ``canonical_dtype`` maps to an offered dtype (lower case), e.g. ``torch.float16`` -> fp16."""
-    names = set(BYTES_PER_ELEMENT) | set(_ALIASES)
+    names = set(BYTES_PER_ELEMENT) | set(DTYPE_ALIASES)
     aliases = {}
     for name in sorted(names):
         try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from symbolic.cache import load_or_build
 from symbolic.planner.javascript import RUNTIME
 from symbolic.symbols import ARG_NAMES
-from symbolic.units import _MAX_SIZE_TEXT, _SIZE, _UNITS, GiB
+from symbolic.units import MAX_SIZE_TEXT, SIZE_PATTERN, SIZE_UNITS, GiB
 
 #: Parameters the CLI's ``estimate`` has and this page does not offer (their defaults apply): named in the message.
 CLI_ONLY = ("guidance_scale", "sdpa_backend", "attention", "devices", "parallel", "quantize", "expandable_segments",
@@ -49,7 +49,7 @@ def _script_json(value) -> str:
 def render(data: dict) -> str:
     functions = ",\n".join(f["source"] for f in data["functions"])
     facts = dict(data, functions=[f["outputs"] for f in data["functions"]], arg_names=list(ARG_NAMES),
-                 size_pattern=_SIZE.pattern, max_size_text=_MAX_SIZE_TEXT, units=_UNITS, gib=GiB, cli_only=CLI_ONLY)
+                 size_pattern=SIZE_PATTERN.pattern, max_size_text=MAX_SIZE_TEXT, units=SIZE_UNITS, gib=GiB, cli_only=CLI_ONLY)
     return (_TEMPLATE.replace("/*RUNTIME*/", RUNTIME.strip())
             .replace("/*FUNCTIONS*/", functions)
             .replace("/*DATA*/", _script_json(facts)))

@@ -87,8 +87,12 @@ def test_combinations_are_cheapest_first_with_one_offload_mode():
 
 @pytest.mark.parametrize("model, size, budget", [
     (FLUX, {}, 16 * GiB), (FLUX, {}, 24 * GiB),
+    ("wan2.1-t2v-14b", {"height": 480, "width": 832, "frames": 81}, 16 * GiB),
     ("wan2.1-t2v-14b", {"height": 480, "width": 832, "frames": 81}, 24 * GiB),
     ("hunyuanvideo", {"height": 544, "width": 960, "frames": 129}, 24 * GiB),
+    # the case: 720p, 129 frames, where the search once found nothing
+    ("hunyuanvideo", {"height": 720, "width": 1280, "frames": 129}, 16 * GiB),
+    ("hunyuanvideo", {"height": 720, "width": 1280, "frames": 129}, 24 * GiB),
 ])
 def test_large_models_find_switches_that_fit_consumer_cards(model, size, budget):
     kwargs = dict(size, task=None, attention="sdpa")

@@ -133,3 +133,15 @@ def test_results_read_from_columns_match_the_row_path():
                                            alone.baseline_bytes, alone.baseline_error)
     assert all(("stage_vae_encode_peak" in r.measured) == (r.inputs["task"] == "img2img") for r in table)
     assert set(INPUT_COLUMNS) <= set(table[0].inputs)
+
+
+@pytest.mark.parametrize("column, cell", [("width", "4"), ("height", "7")])
+def test_sizes_below_one_latent_pixel_are_refused_in_bulk_as_one_by_one(column, cell):
+    """img2img accepts any size >= 1 but rounds it down to the VAE's scale: below one latent pixel both paths refuse
+    (found by the property test above once; kept as a fixed case)."""
+    rows = [dict(GOOD), dict(GOOD, **{column: cell})]
+    expected = _one_by_one(rows)
+    assert isinstance(expected, str) and "at least 8 pixels" in expected
+    with pytest.raises(ValueError) as refused:
+        validate_rows(rows)
+    assert str(refused.value) == expected

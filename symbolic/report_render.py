@@ -1004,10 +1004,3 @@ def prose(text: str) -> str:
     for pattern, replacement in _PROSE_SYMBOLS:
         text = pattern.sub(replacement, text)
     return text
-
-
-def published_job() -> list:
-    """``symbolic.pipelines.published.published_comparison()`` (every model; each report keeps its own rows)."""
-    from symbolic.pipelines.published import published_comparison
-
-    return published_comparison()

@@ -269,11 +269,10 @@ def check_call(model: object, *, height: object, width: object, frames: object, 
     if dtype is not None and not isinstance(dtype, str):
         resolve(model)  # a bad model is named first, as before
         raise ValueError(f"dtype: must be a dtype name (fp16, bf16, fp32) or 'default', got {dtype!r}")
-    if not isinstance(model, str) or not isinstance(task, (str, type(None))):
-        entry, _ = resolve(model)  # the same one-line ValueErrors, uncached
-        entry, config = _configured.__wrapped__(model, dtype, task)
-    else:
+    if isinstance(model, str) and isinstance(task, (str, type(None))):
         entry, config = _configured(model, dtype, task)
+    else:  # unhashable or odd arguments: the same one-line ValueErrors, uncached
+        entry, config = _configured.__wrapped__(model, dtype, task)
     height = positive_int(height, "height", MAX_COUNT)
     width = positive_int(width, "width", MAX_COUNT)
     batch = positive_int(batch, "batch", MAX_COUNT)

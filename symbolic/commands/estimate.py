@@ -91,14 +91,14 @@ def render_table(result: dict, title: str) -> str:
 
 def run(args) -> int:
     budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
-    from symbolic.pipelines.estimate import compiled, estimate, make_config
+    from symbolic.pipelines.estimate import estimate, evaluate, prepare
 
     kwargs = pipeline_kwargs(args)
-    result = with_flag_names(lambda: estimate(args.model, **kwargs))
-    default_height, default_width = compiled(make_config(args.model, task=kwargs["task"]))[0]["default_size"]
+    config, values = with_flag_names(lambda: prepare(args.model, **kwargs))
+    result = evaluate(config, values)
     frames = f" {args.frames} frames" if args.frames else ""
-    title = (f"{result['model']} ({result['pipeline']}) {result['task']}{frames} {args.height or default_height}x"
-             f"{args.width or default_width} batch {args.batch} {result['dtype']} latent "
+    title = (f"{result['model']} ({result['pipeline']}) {result['task']}{frames} {values['H']}x"
+             f"{values['W']} batch {args.batch} {result['dtype']} latent "
              f"{'x'.join(map(str, result['latent_shape']))} options={','.join(kwargs['memory_options']) or 'none'}")
     switcher = (lambda: switch_search.search(lambda **kw: estimate(args.model, **kw), kwargs,
                                              switch_search.pipeline_switches(args.model, kwargs), budget))

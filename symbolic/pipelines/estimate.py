@@ -312,9 +312,24 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     resident weights included), ``component_weights_bytes`` (by role), ``stage_activation_bytes`` (stage peak minus
     the weights resident then), ``latent_shape`` and ``tokens`` (the denoiser's self-attention sequence length).
     """
+    return evaluate(*prepare(model, height, width, frames=frames, batch=batch, guidance_scale=guidance_scale,
+                             dtype=dtype, memory_options=memory_options, devices=devices, parallel=parallel,
+                             attention_backend=attention_backend, framework=framework, task=task,
+                             attention=attention, quantize=quantize, prompt_tokens=prompt_tokens,
+                             safety_checker=safety_checker, long_prompt=long_prompt))
+
+
+def prepare(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
+            batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
+            devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
+            framework: Framework | None = None, task: str | None = None, attention: str = "sdpa",
+            quantize=None, prompt_tokens: int | None = None, safety_checker: bool = True,
+            long_prompt: bool = False) -> tuple:
+    """``estimate``'s arguments checked: (the configuration, the symbol values with the pipeline's defaults filled
+    in), what ``evaluate`` takes; the CLI reads the defaults it used from the values."""
     config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention,
                          quantize, safety_checker, long_prompt)
-    return evaluate(config, values_of(config, frames, height, width, batch, guidance_scale, devices, prompt_tokens))
+    return config, values_of(config, frames, height, width, batch, guidance_scale, devices, prompt_tokens)
 
 
 def estimate_video_pipeline(model: str, frames: int, height: int, width: int, batch: int = 1,

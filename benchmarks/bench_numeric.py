@@ -37,11 +37,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from symbolic.baselines import seed_formula  # noqa: E402
-from symbolic.numeric import (arguments, exact_function, grid_function, numpy_function, scalar_function,  # noqa: E402
+from symbolic.measurements.baselines import seed_formula  # noqa: E402
+from symbolic.core.evaluate.printers import (arguments, exact_function, grid_function, numpy_function, scalar_function,  # noqa: E402
                               specialize, vector_function)
-from symbolic.pipelines.estimate import pipeline_model  # noqa: E402
-from symbolic.symbols import symbol  # noqa: E402
+from symbolic.pipelines.api import pipeline_model  # noqa: E402
+from symbolic.core.symbols import symbol  # noqa: E402
 
 #: Points checked against the exact path (Python ints, about 0.1 ms each).
 EXACT_SAMPLE = 2000

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symbolic.validate import summarize, validate_rows  # noqa: E402
+from symbolic.measurements.validate import summarize, validate_rows  # noqa: E402
 
 CONFIGS = [("img2img", "none"), ("txt2img", "none"), ("img2img", "vae_tiling"), ("txt2img", "attention_slicing")]
 #: Sizes as a measurement grid has them (the H100 table: 256 to 1024; 2048 for the large ones).

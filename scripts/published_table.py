@@ -1,5 +1,5 @@
 """Print the README's "Published figures" table: every published memory figure beside our estimate under its
-settings (``symbolic.pipelines.published.markdown_table``). ``--readme`` writes it between the README's
+settings (``symbolic.measurements.published.markdown_table``). ``--readme`` writes it between the README's
 ``published-table`` markers instead; ``tests/pipelines/test_published.py`` checks that the README holds exactly this
 output."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from symbolic.pipelines.published import markdown_table  # noqa: E402
+from symbolic.measurements.published import markdown_table  # noqa: E402
 
 START, END = "<!-- published-table:start -->\n", "<!-- published-table:end -->"
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "estimate_video_latent_memory": "symbolic.video.latent",
-    "estimate_video_latent_memory_preset": "symbolic.video.latent",
-    "VIDEO_PRESETS": "symbolic.video.presets",
-    "estimate_sd15": "symbolic.pipelines.estimate",
-    "estimate_video_pipeline": "symbolic.pipelines.estimate",
-    "estimate": "symbolic.pipelines.estimate",
-    "plan": "symbolic.planning",
-    "validate_rows": "symbolic.validate",
+    "estimate_video_latent_memory": "symbolic.analysis.video_latent",
+    "estimate_video_latent_memory_preset": "symbolic.analysis.video_latent",
+    "VIDEO_PRESETS": "symbolic.analysis.video_presets",
+    "estimate_sd15": "symbolic.pipelines.api",
+    "estimate_video_pipeline": "symbolic.pipelines.api",
+    "estimate": "symbolic.pipelines.api",
+    "plan": "symbolic.analysis.planning",
+    "validate_rows": "symbolic.measurements.validate",
 }
 
 __all__ = sorted(_EXPORTS)

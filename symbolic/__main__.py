@@ -1,4 +1,4 @@
 """``python -m symbolic``: the command-line interface."""
-from symbolic.cli import main
+from symbolic.cli.main import main
 
 raise SystemExit(main())

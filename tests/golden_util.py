@@ -43,7 +43,7 @@ def assert_golden(name: str, actual: str) -> None:
 
 
 def framework_env_names() -> list[str]:
-    from symbolic.framework import Framework
+    from symbolic.runtime.framework import Framework
 
     return [f"SYMBOLIC_{f.name.upper()}" for f in fields(Framework)]
 

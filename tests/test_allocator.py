@@ -1,4 +1,4 @@
-"""symbolic.allocator: the CUDA caching allocator's rounding, segment sizes and split rules, and the replay of the
+"""symbolic.runtime.allocator: the CUDA caching allocator's rounding, segment sizes and split rules, and the replay of the
 SD 1.5 weights' load against the measured bytes."""
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic.allocator import (K_LARGE_BUFFER, K_MIN_BLOCK, K_MIN_LARGE_ALLOC, K_ROUND_LARGE, K_SMALL_BUFFER,
+from symbolic.runtime.allocator import (K_LARGE_BUFFER, K_MIN_BLOCK, K_MIN_LARGE_ALLOC, K_ROUND_LARGE, K_SMALL_BUFFER,
                                 K_SMALL_SIZE, CachingAllocator, load_allocated_bytes, round_size, segment_size)
-from symbolic.pipelines.build import component, resident_replay, weights_of
-from symbolic.pipelines.estimate import make_config
+from symbolic.pipelines.model import component, resident_replay, weights_of
+from symbolic.pipelines.api import make_config
 
 KiB, MiB = 1 << 10, 1 << 20
 #: torch.int64's element size (CLIP's position_ids keep it under ``torch_dtype``).
@@ -148,8 +148,8 @@ def test_fp16_weights_replay_matches_measurement():
 @pytest.mark.parametrize("b", [2, 4])
 def test_weights_rounding_term_is_the_replay(safety_checker, b):
     """The model's ``allocator.weights_rounding`` term is the replay's allocated minus tensor bytes."""
-    from symbolic import numeric
-    from symbolic.pipelines.estimate import pipeline_model
+    from symbolic.core.evaluate import printers as numeric
+    from symbolic.pipelines.api import pipeline_model
 
     model = pipeline_model("sd15", dtype=DTYPE_OF[b], safety_checker=safety_checker)
     terms = {t.name: t for t in model.terms}

@@ -1,4 +1,4 @@
-"""The baselines (``symbolic.baselines``): the seed's ``f()`` against the seed's own code, ComfyUI's estimators against
+"""The baselines (``symbolic.measurements.baselines``): the seed's ``f()`` against the seed's own code, ComfyUI's estimators against
 literal transcriptions of its lambdas and methods, unsupported ids, argument errors, and the median errors the
 package's docstring states, recomputed from the measured rows."""
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import symbolic.baselines as baselines
-from symbolic.baselines import comfyui, seed
+import symbolic.measurements.baselines as baselines
+from symbolic.measurements.baselines import comfyui, seed
 from symbolic.pipelines.catalog import CATALOG
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -276,7 +276,7 @@ def test_every_bundled_id_is_mapped_once():
        frames=st.integers(1, 200), batch=st.integers(1, 4), dtype=st.sampled_from(["fp16", "bf16", "fp32", None]))
 def test_estimates_follow_comfyui(model, height, width, frames, batch, dtype):
     """Each estimate is ComfyUI's own computation on the latent ComfyUI would sample for the call."""
-    from symbolic.pipelines.estimate import make_config
+    from symbolic.pipelines.api import make_config
 
     config = make_config(model, dtype=dtype)
     video = config.spec.video
@@ -308,7 +308,7 @@ def test_img2img_encodes_one_cropped_image(model, height, width, batch):
 @pytest.mark.parametrize("task", ["txt2img", "img2img"])
 @pytest.mark.parametrize("size, batch", [(256, 1), (512, 2), (1024, 1)])
 def test_total_is_weights_plus_largest_stage(size, batch, task):
-    from symbolic.pipelines.estimate import estimate
+    from symbolic.pipelines.api import estimate
 
     got = comfyui.comfyui_estimates("sd15", height=size, width=size, batch=batch, dtype="fp16", task=task)
     largest = max(got["denoiser"], got["vae_decode"], got["vae_encode"])

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symbolic import cache, exact_runtime
-from symbolic.exact_runtime import compile_exact, exact_parameters
-from symbolic.numeric import exact_source
-from symbolic.pipelines import estimate as pipeline_estimate
-from symbolic.symbols import ARG_NAMES, H, W
+from symbolic.core.evaluate import cache
+from symbolic.core.evaluate import runtime as exact_runtime
+from symbolic.core.evaluate.runtime import compile_exact, exact_parameters
+from symbolic.core.evaluate.printers import exact_source
+from symbolic.pipelines import api as pipeline_estimate
+from symbolic.core.symbols import ARG_NAMES, H, W
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 OTHER_UID = 65534  # nobody
@@ -245,7 +246,7 @@ def test_a_build_that_raises_propagates(cache_in):
 
 # --- the real callers, with a planted entry ------------------------------------------------------------------------
 
-#: The SD 1.5 entries live in ``symbolic.pipelines.estimate``'s namespace, keyed by the configuration's repr.
+#: The SD 1.5 entries live in ``symbolic.pipelines.api``'s namespace, keyed by the configuration's repr.
 NAMESPACE = "pipeline"
 
 

@@ -5,7 +5,7 @@ answer must be exit status 2, nothing on stdout and exactly one line on stderr, 
 flag the user typed (``--batch``, argparse's ``argument --batch``, or ``MODEL``): never a traceback, never exit 0
 with an option that was not used. Valid small inputs answer 0 with the JSON result.
 
-``symbolic.cli.main`` runs in-process; the SymPy models are cached in a private temporary directory and the cases
+``symbolic.cli.main.main`` runs in-process; the SymPy models are cached in a private temporary directory and the cases
 reuse a few configurations, so each one after the first is an evaluation, not a derivation.
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from symbolic.cli import main
-from symbolic.dtypes import canonical_dtype
-from symbolic.units import parse_size
-from symbolic.validation import MAX_COUNT, parse_int, parse_number
+from symbolic.cli.main import main
+from symbolic.core.dtypes import canonical_dtype
+from symbolic.core.units import parse_size
+from symbolic.core.checks import MAX_COUNT, parse_int, parse_number
 
 SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
@@ -228,7 +228,7 @@ def test_unknown_model_is_refused_naming_model(command, model, capsys):
 @given(preset=st.one_of(st.sampled_from(["", " ", "nope", "cogvideox-2b!", "\u0665"]),
                         st.text(alphabet="abcdefghijklmnopqrstuvwxyz-.0123456789", max_size=12)))
 def test_video_latent_unknown_preset(preset, capsys):
-    from symbolic.video.presets import get_preset
+    from symbolic.analysis.video_presets import get_preset
 
     try:
         get_preset(preset)
@@ -284,7 +284,7 @@ def test_flag_that_does_not_apply_is_refused(argv, flag, capsys):
     assert_refused(argv, capsys, flag)
 
 
-#: The N of group_offload:block_level:N takes plain ASCII digits only (symbolic/offload.py): non-ASCII digits and "²"
+#: The N of group_offload:block_level:N takes plain ASCII digits only (symbolic/switches/offload.py): non-ASCII digits and "²"
 #: are refused naming the flag.
 @pytest.mark.parametrize("option", ["group_offload:block_level:\u0661", "group_offload:block_level:\u00b2",
                                     "group_offload:block_level:\uff12"])

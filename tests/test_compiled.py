@@ -1,4 +1,4 @@
-"""symbolic.compiled (the numba grid path behind ``numeric.grid_function``): equal to the NumPy path on every point and
+"""symbolic.core.evaluate.numba_loop (the numba grid path behind ``numeric.grid_function``): equal to the NumPy path on every point and
 to SymPy's exact value wherever that is an integer below 2**53; the NumPy fallback when numba is missing.
 
 The compiled-path tests are skipped when numba is not installed (extra ``fast``), unless ``SYMBOLIC_REQUIRE_FAST=1``
@@ -15,10 +15,12 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic import bulk, compiled, numeric
-from symbolic.numeric import exact_function
-from symbolic.pipelines.estimate import pipeline_model
-from symbolic.symbols import ARG_NAMES, B, G, H, T, W, b, symbol
+from symbolic.core.evaluate import columns as bulk
+from symbolic.core.evaluate import numba_loop as compiled
+from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate.printers import exact_function
+from symbolic.pipelines.api import pipeline_model
+from symbolic.core.symbols import ARG_NAMES, B, G, H, T, W, b, symbol
 
 SETTINGS = settings(max_examples=25, deadline=None)
 EXACT_LIMIT = 2**53

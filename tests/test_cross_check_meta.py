@@ -20,13 +20,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from symbolic.dtypes import BYTES_PER_ELEMENT  # noqa: E402
+from symbolic.core.dtypes import BYTES_PER_ELEMENT  # noqa: E402
 from symbolic.harness import meta_trace  # noqa: E402
 from symbolic.harness.build_pipeline import resolve_dtype  # noqa: E402
-from symbolic.numeric import exact  # noqa: E402
-from symbolic.pipelines import build  # noqa: E402
-from symbolic.pipelines.estimate import pipeline_model  # noqa: E402
-from symbolic.terms import Category  # noqa: E402
+from symbolic.core.evaluate.printers import exact  # noqa: E402
+from symbolic.pipelines import model as build  # noqa: E402
+from symbolic.pipelines.api import pipeline_model  # noqa: E402
+from symbolic.core.terms import Category  # noqa: E402
 
 UNET_CASES = [
     # (height, width, images per prompt, guidance copies, trace attention, sdpa backend, config); dtype fp16 unless

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbolic import plan, validate_rows
-from symbolic.cli import main
-from symbolic.planning import MAX_BATCH, MAX_SIZE, max_square_size
-from symbolic.units import GiB, TiB, format_bytes, parse_size
-from symbolic.validate import INPUT_COLUMNS, read_rows
-from symbolic.validation import parse_int, parse_number
+from symbolic.cli.main import main
+from symbolic.analysis.planning import MAX_BATCH, MAX_SIZE, max_square_size
+from symbolic.core.units import GiB, TiB, format_bytes, parse_size
+from symbolic.measurements.validate import INPUT_COLUMNS, read_rows
+from symbolic.core.checks import parse_int, parse_number
 
 try:
     from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
@@ -89,7 +89,7 @@ def test_validate_rows_non_text_cells():
 
 
 def test_guidance_inf_refused_by_the_api_as_by_the_cli():
-    from symbolic.pipelines.estimate import estimate_sd15
+    from symbolic.pipelines.api import estimate_sd15
 
     with pytest.raises(ValueError, match="guidance_scale"):
         estimate_sd15(guidance_scale=float("inf"))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.cli import main
-from symbolic.validate import INPUT_COLUMNS, read_rows, validate_rows
+from symbolic.cli.main import main
+from symbolic.measurements.validate import INPUT_COLUMNS, read_rows, validate_rows
 
 try:
     from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)

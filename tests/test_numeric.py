@@ -1,4 +1,4 @@
-"""symbolic.numeric: the exact, vectorised and scalar paths agree with SymPy's own substitution.
+"""symbolic.core.evaluate.printers: the exact, vectorised and scalar paths agree with SymPy's own substitution.
 
 The reference value of an expression at a point is ``expr.xreplace({symbol: Integer})``: SymPy's exact substitution
 (rebuilt bottom-up with integers, it folds to a SymPy number; ``subs`` gives the same number, only slower on the
@@ -15,9 +15,9 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic import numeric
-from symbolic.pipelines.estimate import pipeline_model
-from symbolic.symbols import ARG_NAMES, ARG_ORDER, B, G, H, L, N, W, b, symbol
+from symbolic.core.evaluate import printers as numeric
+from symbolic.pipelines.api import pipeline_model
+from symbolic.core.symbols import ARG_NAMES, ARG_ORDER, B, G, H, L, N, W, b, symbol
 
 SETTINGS = settings(max_examples=30, deadline=None)
 
@@ -261,7 +261,7 @@ def test_float_paths_round_exact_multiples(case, path):
 
 
 def test_sd15_long_prompt_vector_at_chunk_boundary():
-    from symbolic.terms import Stage
+    from symbolic.core.terms import Stage
 
     expr = pipeline_model("sd15", long_prompt=True).stage_peaks[Stage.TEXT_ENCODER]
     point = {"H": 512, "W": 512, "B": 1, "G": 2, "L": 525, "b": 2}

@@ -1,4 +1,4 @@
-"""symbolic/offload.py against the real diffusers / accelerate hooks on tiny CPU models.
+"""symbolic/switches/offload.py against the real diffusers / accelerate hooks on tiny CPU models.
 
 On CPU there is no CUDA memory to read, so the hooks are instrumented instead: ``ModuleGroup.onload_`` /
 ``offload_`` record which groups are onloaded (their tensors' bytes, each storage once) and the largest sum during
@@ -16,7 +16,7 @@ diffusers = pytest.importorskip("diffusers")
 from diffusers.hooks import group_offloading as go  # noqa: E402
 from diffusers.hooks import layerwise_casting as lc  # noqa: E402
 
-from symbolic import offload  # noqa: E402
+from symbolic.switches import offload  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""The offline planner page (``symbolic.planner``) against the Python API, in headless Chromium.
+"""The offline planner page (``symbolic.report.planner``) against the Python API, in headless Chromium.
 
 A page of a few bundled models (sd15 and two drawn at random) is generated into tmp_path and loaded once with
 ``points=`` (a JSON list of parameter sets, each as the URL would carry it); every result the page writes into
-``#result`` must equal ``symbolic.pipelines.estimate.estimate`` exactly, including points past 2**53 bytes, and every
+``#result`` must equal ``symbolic.pipelines.api.estimate`` exactly, including points past 2**53 bytes, and every
 point the API refuses must be refused by the page (a message, no numbers). Chromium missing: skipped, unless
 ``SYMBOLIC_REQUIRE_REPORT_TOOLS=1`` (as tests/test_report.py). The seed is printed on failure; ``PLANNER_SEED``
 replays it.
@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from symbolic.pipelines.catalog import CATALOG
-from symbolic.pipelines.estimate import estimate
-from symbolic.planner import write_planner
-from symbolic.units import parse_size
-from symbolic.validation import parse_int
+from symbolic.pipelines.api import estimate
+from symbolic.report.planner import write_planner
+from symbolic.core.units import parse_size
+from symbolic.core.checks import parse_int
 
 REQUIRE = os.environ.get("SYMBOLIC_REQUIRE_REPORT_TOOLS") == "1"
 SEED = int(os.environ.get("PLANNER_SEED") or random.SystemRandom().randrange(2**32))
@@ -234,8 +234,8 @@ def test_printer_is_exact_on_random_expressions(tmp_path):
     evaluated by the page's runtime in Chromium at random points (beyond 2**53 too)."""
     import sympy as sp
 
-    from symbolic.planner.javascript import RUNTIME, function_source
-    from symbolic.symbols import ARG_NAMES, symbol
+    from symbolic.report.planner.javascript import RUNTIME, function_source
+    from symbolic.core.symbols import ARG_NAMES, symbol
 
     rng = random.Random(SEED)
     names = ["H", "W", "B", "T", "N", "P"]  # N and P: also runtime-looking names, must not collide

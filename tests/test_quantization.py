@@ -1,4 +1,4 @@
-"""``symbolic.quantization`` against the code it models: the Linear rule against the real classes on meta, the skip
+"""``symbolic.switches.quantization`` against the code it models: the Linear rule against the real classes on meta, the skip
 lists against the libraries' own replacement functions, byte totals against the formulas, real quantization of a
 small model on the CPU (bitsandbytes, torchao) and published file sizes."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ import math
 import pytest
 
 from symbolic import components
-from symbolic import quantization as q
+from symbolic.switches import quantization as q
 from symbolic.pipelines import catalog
-from symbolic.pipelines.build import component
+from symbolic.pipelines.model import component
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")

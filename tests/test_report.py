@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from symbolic.report import MANIFEST, REPO_ROOT, input_digest
+from symbolic.report.build import MANIFEST, REPO_ROOT, input_digest
 
 REPORT = REPO_ROOT / "report"
 STALE = "report is stale: run python -m symbolic report"
@@ -177,7 +177,7 @@ def test_unknown_model_is_a_one_line_error_naming_the_flag(tmp_path, model):
 
 
 def test_the_main_report_covers_every_family():
-    from symbolic.report import FAMILIES, MODELS_DIR
+    from symbolic.report.build import FAMILIES, MODELS_DIR
 
     outputs = set(_manifest()["outputs"])
     for family in FAMILIES:
@@ -201,8 +201,8 @@ def test_missing_pdflatex_is_a_one_line_error(tmp_path, monkeypatch):
 def test_equations_render_as_mathml_and_latex_from_one_expression():
     import sympy as sp
 
-    from symbolic import report_render as rr
-    from symbolic.symbols import H, N, b
+    from symbolic.report import display as rr
+    from symbolic.core.symbols import H, N, b
 
     expr = 16384 * N * b * sp.floor(H / 8)
     eq = rr.Equation(rr.term_symbol("vae_decoder_upsample_interpolate"), expr)
@@ -215,8 +215,8 @@ def test_equations_render_as_mathml_and_latex_from_one_expression():
 
 
 def test_dominance_is_coefficientwise_for_both_guidance_values():
-    from symbolic import report_render as rr
-    from symbolic.symbols import G, N, b
+    from symbolic.report import display as rr
+    from symbolic.core.symbols import G, N, b
 
     assert rr.dominates(4 * N * b * (2081 * G * rr.h * rr.w + 14784 * G), 4 * N * b * (961 * G * rr.h * rr.w + 14784 * G))
     assert not rr.dominates(4 * N * b * (2081 * G * rr.h * rr.w), 4 * N * b * (801 * G * rr.h * rr.w + 27104 * G))
@@ -226,10 +226,10 @@ def test_dominance_is_coefficientwise_for_both_guidance_values():
 def test_closed_form_keeps_the_peak():
     import random
 
-    from symbolic import report_render as rr
-    from symbolic.numeric import exact
-    from symbolic.pipelines.estimate import pipeline_model
-    from symbolic.symbols import H, W
+    from symbolic.report import display as rr
+    from symbolic.core.evaluate.printers import exact
+    from symbolic.pipelines.api import pipeline_model
+    from symbolic.core.symbols import H, W
 
     model = pipeline_model("sd15", task="img2img")
     form = rr.closed_form(model)
@@ -245,8 +245,8 @@ def test_closed_form_keeps_the_peak():
 # --- the distilled equation and the symbols ------------------------------------------------------------------------
 
 def _regimes(model_id, **config):
-    from symbolic import distill
-    from symbolic.pipelines.estimate import pipeline_model, values_of
+    from symbolic.analysis import distill
+    from symbolic.pipelines.api import pipeline_model, values_of
 
     model = pipeline_model(model_id, **config)
     values = values_of(model.config, None, None, None, 1, None, 1)
@@ -266,8 +266,8 @@ def test_distilled_tally_equals_the_closed_form(model_id, config):
 
     import sympy as sp
 
-    from symbolic import distill
-    from symbolic.numeric import exact
+    from symbolic.analysis import distill
+    from symbolic.core.evaluate.printers import exact
 
     model, values, regimes = _regimes(model_id, **config)
     assert regimes
@@ -285,7 +285,7 @@ def test_distilled_sd15_names_the_decode_blocks():
     """SD 1.5 at default SDPA: one regime above 64 px, the VAE decode, b B H W (1/8 + 192 + 256 + 256 + 512)."""
     import sympy as sp
 
-    from symbolic.symbols import B, H, W, b
+    from symbolic.core.symbols import B, H, W, b
 
     _, _, regimes = _regimes("sd15", task="img2img")
     decode = [r for r in regimes if r.stage == "vae_decode"]
@@ -299,9 +299,9 @@ def test_distilled_sd15_names_the_decode_blocks():
 def test_symbol_table_has_one_meaning_per_symbol():
     import sympy as sp
 
-    from symbolic import report_render as rr
-    from symbolic.pipelines.estimate import pipeline_model
-    from symbolic.video import latent
+    from symbolic.report import display as rr
+    from symbolic.pipelines.api import pipeline_model
+    from symbolic.analysis import video_latent as latent
 
     rr.check_one_meaning()
     exprs = [pipeline_model(m).peak_allocated for m in ("sd15", "flux.1-dev", "wan2.1-t2v-1.3b")]
@@ -325,7 +325,7 @@ def test_symbol_table_has_one_meaning_per_symbol():
 
 
 def test_markdown_and_text_escape_for_latex():
-    from symbolic import report_render as rr
+    from symbolic.report import display as rr
 
     latex = rr.markdown_to_latex("## Title_x\n\nSome `code_y` and *it* & 50% $5.\n\n- a\n- b\n")
     assert r"\section{Title\_x}" in latex and r"\texttt{code\_\allowbreak{}y}" in latex

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.validate import STAGES, passes, read_rows, summarize, validate_rows
+from symbolic.measurements.validate import STAGES, passes, read_rows, summarize, validate_rows
 
 try:
     from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)

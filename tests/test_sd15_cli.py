@@ -1,8 +1,8 @@
 """``python -m symbolic estimate sd15`` and ``validate``: output, agreement with the Python API, golden tables, and one
 line on stderr with exit status 2 for every kind of bad input.
 
-``estimate sd15`` takes the generic path (``symbolic.pipelines.estimate.estimate("sd15", ...)``): its default task is
-txt2img like every model's (``--task img2img`` for the measured rows' task). Most tests call ``symbolic.cli.main``
+``estimate sd15`` takes the generic path (``symbolic.pipelines.api.estimate("sd15", ...)``): its default task is
+txt2img like every model's (``--task img2img`` for the measured rows' task). Most tests call ``symbolic.cli.main.main``
 in-process (fast); a few run the real ``python -m symbolic`` in a subprocess.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.cli import main
-from symbolic.pipelines.estimate import MEMORY_OPTIONS, estimate, estimate_sd15
-from symbolic.units import GiB
-from symbolic.validate import INPUT_COLUMNS, predict
+from symbolic.cli.main import main
+from symbolic.pipelines.api import MEMORY_OPTIONS, estimate, estimate_sd15
+from symbolic.core.units import GiB
+from symbolic.measurements.validate import INPUT_COLUMNS, predict
 
 try:
     from golden_util import assert_golden, isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
@@ -114,7 +114,7 @@ BIG = ("estimate", "sd15", "--height", "1536", "--width", "1536", "--batch", "2"
 
 
 def api_kwargs_of(switches: list[str]) -> dict:
-    """A listed switch set as ``estimate`` arguments (the names ``symbolic.switch_search`` prints)."""
+    """A listed switch set as ``estimate`` arguments (the names ``symbolic.analysis.switch_search`` prints)."""
     kwargs: dict = {"memory_options": [], "quantize": {}}
     for switch in switches:
         if switch == "no_safety_checker":

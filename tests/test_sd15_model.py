@@ -1,4 +1,4 @@
-"""SD 1.5 through the generic pipeline path (``symbolic.pipelines.estimate``, the StableDiffusionPipeline spec and the
+"""SD 1.5 through the generic pipeline path (``symbolic.pipelines.api``, the StableDiffusionPipeline spec and the
 bundled Hub configs): its sums add up, its peaks are the Max of its stages, it grows where it should, the measured H100
 rows lie within the tight bars, and the API (``estimate("sd15", ...)`` and its wrapper ``estimate_sd15``) validates
 its inputs.
@@ -22,11 +22,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic import numeric
-from symbolic.exact_runtime import positional
-from symbolic.pipelines.estimate import (compiled, estimate, estimate_sd15, evaluate, make_config, pipeline_model,
+from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate.runtime import positional
+from symbolic.pipelines.api import (compiled, estimate, estimate_sd15, evaluate, make_config, pipeline_model,
                                          values_of)
-from symbolic.terms import Category, Stage
+from symbolic.core.terms import Category, Stage
 
 try:
     from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from symbolic import numeric
+from symbolic.core.evaluate import printers as numeric
 from symbolic.pipelines import catalog
-from symbolic.pipelines.build import component
-from symbolic.pipelines.estimate import estimate, estimate_sd15, pipeline_model
+from symbolic.pipelines.model import component
+from symbolic.pipelines.api import estimate, estimate_sd15, pipeline_model
 
 try:
     from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)

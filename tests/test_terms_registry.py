@@ -1,4 +1,4 @@
-"""symbolic.terms: the registry's rules, and the pipeline registry's contents as SD 1.5 binds them."""
+"""symbolic.core.terms: the registry's rules, and the pipeline registry's contents as SD 1.5 binds them."""
 from __future__ import annotations
 
 import itertools
@@ -6,10 +6,10 @@ import itertools
 import pytest
 import sympy as sp
 
-from symbolic.pipelines.build import PIPELINE_TERMS  # registers every pipeline term (SD 1.5's among them)
-from symbolic.pipelines.estimate import pipeline_model
-from symbolic.symbols import H, W, symbol
-from symbolic.terms import BOUND_STAGES, Category, Stage, Term, TermRegistry
+from symbolic.pipelines.model import PIPELINE_TERMS  # registers every pipeline term (SD 1.5's among them)
+from symbolic.pipelines.api import pipeline_model
+from symbolic.core.symbols import H, W, symbol
+from symbolic.core.terms import BOUND_STAGES, Category, Stage, Term, TermRegistry
 
 SPEC = {"category": Category.ACTIVATIONS, "stage": Stage.UNET_STEP, "source": "somewhere.py"}
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbolic import bulk
-from symbolic.validate import INPUT_COLUMNS, _row_error, parse_inputs, predict, predict_all, validate_rows
-from symbolic.validation import MAX_COUNT
+from symbolic.core.evaluate import columns as bulk
+from symbolic.measurements.validate import INPUT_COLUMNS, _row_error, parse_inputs, predict, predict_all, validate_rows
+from symbolic.core.checks import MAX_COUNT
 
 try:
     from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)

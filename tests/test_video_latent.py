@@ -14,11 +14,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic import numeric
-from symbolic.symbols import B, C_lat, H, T, W, b, p, p_t, s_sp, s_t
-from symbolic.video import latent
-from symbolic.video.latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
-from symbolic.video.presets import PRESET_ALIASES, VIDEO_PRESETS, VideoModelPreset, get_preset
+from symbolic.core.evaluate import printers as numeric
+from symbolic.core.symbols import B, C_lat, H, T, W, b, p, p_t, s_sp, s_t
+from symbolic.analysis import video_latent as latent
+from symbolic.analysis.video_latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
+from symbolic.analysis.video_presets import PRESET_ALIASES, VIDEO_PRESETS, VideoModelPreset, get_preset
 
 FIVE_KEYS = ("latent_shape", "num_elements", "memory_bytes", "memory_mb", "tokens_per_video")
 BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1}

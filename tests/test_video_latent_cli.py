@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.cli import main
-from symbolic.video.latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
-from symbolic.video.presets import VIDEO_PRESETS
+from symbolic.cli.main import main
+from symbolic.analysis.video_latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
+from symbolic.analysis.video_presets import VIDEO_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIVE_KEYS = ["latent_shape", "num_elements", "memory_bytes", "memory_mb", "tokens_per_video"]
@@ -77,7 +77,7 @@ def test_bad_input_through_a_process(bad, fragment):
     assert_one_line_error(proc.returncode, proc.stdout, proc.stderr, fragment)
 
 
-# --- through symbolic.cli.main -----------------------------------------------------------------------------------
+# --- through symbolic.cli.main.main -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra, kwargs", [
     ([], {}),

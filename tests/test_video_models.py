@@ -11,17 +11,17 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic import numeric
-from symbolic.arch.clip import CLIPText
-from symbolic.arch.llama import LlamaText
-from symbolic.arch.t5 import T5Encoder
-from symbolic.arch.tensors import numel
-from symbolic.arch.vae3d import CogVideoXVAE, HunyuanVideoVAE, WanVAE
-from symbolic.arch.video_transformer import CogVideoXTransformer, HunyuanVideoTransformer, WanTransformer
-from symbolic.pipelines.estimate import estimate_video_pipeline, pipeline_model as video_model
+from symbolic.core.evaluate import printers as numeric
+from symbolic.components.clip_text import CLIPText
+from symbolic.components.llama_text import LlamaText
+from symbolic.components.t5_encoder import T5Encoder
+from symbolic.components.layers.tensors import numel
+from symbolic.components.video_vae import CogVideoXVAE, HunyuanVideoVAE, WanVAE
+from symbolic.components.video_transformer import CogVideoXTransformer, HunyuanVideoTransformer, WanTransformer
+from symbolic.pipelines.api import estimate_video_pipeline, pipeline_model as video_model
 from hub_configs import video_config
-from symbolic.symbols import B, G, H, P, T, W, b
-from symbolic.terms import Stage
+from symbolic.core.symbols import B, G, H, P, T, W, b
+from symbolic.core.terms import Stage
 
 VIDEO_MODELS = ("cogvideox-2b", "cogvideox-5b", "wan2.1-t2v-1.3b", "wan2.1-t2v-14b", "hunyuanvideo")
 SYMBOLS = {"T": T, "H": H, "W": W, "B": B, "G": G, "b": b, "P": P}

@@ -24,14 +24,14 @@ transformers = pytest.importorskip("transformers")
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils._pytree import tree_flatten  # noqa: E402
 
-from symbolic.arch.clip import CLIPText  # noqa: E402
-from symbolic.arch.llama import LlamaText  # noqa: E402
-from symbolic.arch.t5 import T5Encoder  # noqa: E402
-from symbolic.arch.tensors import numel  # noqa: E402
-from symbolic.arch.vae3d import CogVideoXVAE, DecodeShape, HunyuanVideoVAE, WanVAE  # noqa: E402
-from symbolic.arch.video_transformer import (CogVideoXTransformer, HunyuanVideoTransformer, StepShape,  # noqa: E402
+from symbolic.components.clip_text import CLIPText  # noqa: E402
+from symbolic.components.llama_text import LlamaText  # noqa: E402
+from symbolic.components.t5_encoder import T5Encoder  # noqa: E402
+from symbolic.components.layers.tensors import numel  # noqa: E402
+from symbolic.components.video_vae import CogVideoXVAE, DecodeShape, HunyuanVideoVAE, WanVAE  # noqa: E402
+from symbolic.components.video_transformer import (CogVideoXTransformer, HunyuanVideoTransformer, StepShape,  # noqa: E402
                                              WanTransformer)
-from symbolic.kernels import MATH_SCORE_BYTES  # noqa: E402
+from symbolic.runtime.kernels import MATH_SCORE_BYTES  # noqa: E402
 from hub_configs import video_config  # noqa: E402
 
 D = diffusers

@@ -1,9 +1,9 @@
 """The component library: one class per diffusers / transformers model class, keyed by the ``_class_name``
 (diffusers) or ``architectures[0]`` (transformers) of its ``config.json``.
 
-A component module registers its class with :func:`register`; every module of this package (and of
-``symbolic.arch``, where the first classes live) is imported on first use (``pkgutil``), so adding a component is
-adding a module. What a component class provides is described in
+A component module registers its class with :func:`register`; every module of this package is imported on first use
+(``pkgutil``), so adding a component is adding a module. Shared building blocks (tensor records, ResNet blocks) live in
+:mod:`symbolic.components.layers`. What a component class provides is described in
 :mod:`symbolic.components.protocol`.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 _REGISTRY: dict[str, type] = {}
 _LOADED = False
 #: Modules of this package that hold no component class.
-_NOT_COMPONENTS = {"protocol"}
+_NOT_COMPONENTS = {"protocol", "layers"}
 
 
 def register(*class_names: str) -> Callable[[type], type]:
@@ -36,13 +36,9 @@ def _load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    import symbolic.arch as arch  # the classes written before this package; they register themselves too
-
-    for package, skip in ((__name__, _NOT_COMPONENTS), (arch.__name__, set())):
-        path = importlib.import_module(package).__path__
-        for info in pkgutil.iter_modules(path):
-            if info.name not in skip and not info.name.startswith("_"):
-                importlib.import_module(f"{package}.{info.name}")
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in _NOT_COMPONENTS and not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
     _LOADED = True
 
 

@@ -25,7 +25,7 @@ Encode (``AutoencoderKL.encode`` -> ``_encode`` -> ``Encoder.forward``), two can
   beside cuDNN's workspace.
 * ``mid_attention``: as for the decoder, at the latent size.
 
-Shapes. ``decode_moments`` takes ``symbolic.arch.vae3d.DecodeShape`` (``t`` must be 1: images); ``h``, ``w`` are the
+Shapes. ``decode_moments`` takes ``symbolic.components.video_vae.DecodeShape`` (``t`` must be 1: images); ``h``, ``w`` are the
 latent height and width. ``encode_moments`` takes :class:`EncodeShape`, whose ``height`` / ``width`` are the pixel
 sizes of the image ``vae.encode`` receives (pipelines round them down to multiples of ``spatial_compression``:
 ``VaeImageProcessor``), so the tiling test (``width > tile_sample_min_size``) reads as in diffusers.
@@ -42,12 +42,12 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.resnet import resnet_block
-from symbolic.arch.tensors import Tensor, conv2d, linear, norm
-from symbolic.arch.vae3d import DecodeShape, ceil_div
+from symbolic.components.layers.resnet import resnet_block
+from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
+from symbolic.components.video_vae import DecodeShape, ceil_div
 from symbolic.components import register
-from symbolic.kernels import classic_scores, cudnn_conv_workspace, math_sdpa
-from symbolic.terms import Category
+from symbolic.runtime.kernels import classic_scores, cudnn_conv_workspace, math_sdpa
+from symbolic.core.terms import Category
 
 # --- the class's defaults (diffusers AutoencoderKL.__init__ signature) ----------------------------------------------
 DEFAULT_IN_CHANNELS = 3
@@ -146,16 +146,16 @@ class AutoencoderKL:
             "vae.decode: the last upsampler's 3x3 conv at the output size (up block n - 2, Upsample2D in "
             "diffusers upsampling.py): Decoder.forward's ``sample`` (the block's input) and the block's last resnet "
             "output at half the output size, the F.interpolate output and the conv output at the output size, and "
-            "cuDNN's workspace (symbolic/kernels.py cudnn_conv_workspace); plus the decoded slices / tiles held."),
+            "cuDNN's workspace (symbolic/runtime/kernels.py cudnn_conv_workspace); plus the decoded slices / tiles held."),
         "mid_attention": (
             "vae.decode / vae.encode: the mid block's single-head attention (diffusers unet_2d_blocks.py "
             "UNetMidBlock2D, attention_processor.py AttnProcessor2_0 / AttnProcessor) at the latent size: six maps "
             "of the last block's width and, with the math or classic kernel, the N x N scores "
-            "(symbolic/kernels.py math_sdpa / classic_scores); plus the decoded slices / tiles held."),
+            "(symbolic/runtime/kernels.py math_sdpa / classic_scores); plus the decoded slices / tiles held."),
         "down_resnet_conv": (
             "vae.encode: conv2 of the second resnet of down block 0 at full resolution (diffusers vae.py "
             "Encoder.forward, resnet.py ResnetBlock2D.forward): conv_in's output, the first resnet's output, the "
-            "SiLU output and the conv2 output, and cuDNN's workspace (symbolic/kernels.py cudnn_conv_workspace)."),
+            "SiLU output and the conv2 output, and cuDNN's workspace (symbolic/runtime/kernels.py cudnn_conv_workspace)."),
     }
 
     def __post_init__(self) -> None:
@@ -369,7 +369,7 @@ class AutoencoderKL:
                     cudnn_conv_workspace(batch * width * tokens_out, width * width * CONV_TAPS, b),
                     f"cuDNN's workspace for the last upsampler's {width} -> {width} 3x3 conv at the output size: two "
                     "output-sized buffers plus a filter copy (kernels.cudnn_conv_workspace).",
-                    "cuDNN via torch.nn.functional.conv2d; symbolic/kernels.py"),
+                    "cuDNN via torch.nn.functional.conv2d; symbolic/runtime/kernels.py"),
         ]
         if self.mid_attention:
             terms += [
@@ -382,7 +382,7 @@ class AutoencoderKL:
                         batch * self._mid_scores(h * w, b, z.backend),
                         "(h w)^2 scores of the decoder's single-head attention per decoded latent when the kernel "
                         "stores them (classic: up to 8 bytes per score with the fp32 softmax; math SDPA: 9); none "
-                        "with flash / memory-efficient.", "diffusers attention_processor.py; symbolic/kernels.py"),
+                        "with flash / memory-efficient.", "diffusers attention_processor.py; symbolic/runtime/kernels.py"),
             ]
         slices = (z.batch - 1) * self.out_channels * s**2 * z.h * z.w * b if z.slicing else sp.Integer(0)
         terms.append(VaeTerm(
@@ -436,7 +436,7 @@ class AutoencoderKL:
                     cudnn_conv_workspace(batch * c0 * height * width, c0 * c0 * CONV_TAPS, b),
                     f"cuDNN's workspace for the {c0} -> {c0} 3x3 conv2 at full resolution: two output-sized buffers "
                     "plus a filter copy (kernels.cudnn_conv_workspace).",
-                    "cuDNN via torch.nn.functional.conv2d; symbolic/kernels.py"),
+                    "cuDNN via torch.nn.functional.conv2d; symbolic/runtime/kernels.py"),
         ]
         if self.mid_attention:
             terms += [
@@ -450,7 +450,7 @@ class AutoencoderKL:
                         "(h w)^2 scores of the single-head attention when the kernel stores them: classic "
                         "``AttnProcessor`` (fp32 softmax: up to 8 bytes per score) or math SDPA (9 bytes per score); "
                         "none with flash / memory-efficient SDPA.",
-                        "diffusers attention_processor.py; symbolic/kernels.py"),
+                        "diffusers attention_processor.py; symbolic/runtime/kernels.py"),
             ]
         slices = sp.Integer(0)
         if x.slicing:

@@ -23,12 +23,12 @@ from typing import ClassVar
 
 import sympy as sp
 
-from symbolic.algebra import maximum
-from symbolic.arch.tensors import Tensor, linear, norm
-from symbolic.arch.vae3d import DecodeShape, tiles_extent
-from symbolic.arch.video_transformer import conv3d
+from symbolic.core.algebra import maximum
+from symbolic.components.layers.tensors import Tensor, linear, norm
+from symbolic.components.video_vae import DecodeShape, tiles_extent
+from symbolic.components.video_transformer import conv3d
 from symbolic.components import register
-from symbolic.kernels import FP32_BYTES
+from symbolic.runtime.kernels import FP32_BYTES
 
 #: ``LTXVideoCausalConv3d(kernel_size=3)``: every 3x3x3 conv of the VAE.
 KERNEL = 3

@@ -6,7 +6,7 @@ It is the Wan 2.1 causal 3D VAE fine-tuned (the file says so): module for module
 ``_decode`` with the final ``torch.clamp``). The only differences are the config key of the image channels
 (``input_channels`` instead of ``in_channels`` / ``out_channels``), no ``is_residual`` / ``patch_size`` /
 ``decoder_base_dim`` options, ``spatial_compression_ratio = 2 ** len(temperal_downsample)`` and no clamp in
-``tiled_decode``. So the parameter list and the decode moments are ``symbolic.arch.vae3d.WanVAE``'s, reused by
+``tiled_decode``. So the parameter list and the decode moments are ``symbolic.components.video_vae.WanVAE``'s, reused by
 composition on a translated config; for an image the pipeline decodes one latent frame (t = 1: WanVAE's
 ``first_frame`` moment). Only the encoder moment (``vae.encode`` of one frame, img2img / edit pipelines) and the
 ``enable_slicing()`` bookkeeping are added here.
@@ -18,8 +18,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor
-from symbolic.arch.vae3d import DecodeShape, WanVAE
+from symbolic.components.layers.tensors import Tensor
+from symbolic.components.video_vae import DecodeShape, WanVAE
 from symbolic.components import register
 
 #: ``AutoencoderKLQwenImage.__init__`` defaults (used where a config leaves a key out).

@@ -8,7 +8,7 @@ Both pipelines call it with ``output_hidden_states=True`` and keep ``hidden_stat
 then keeps every layer's output alive until the call returns (num_hidden_layers + 1 tensors of batch x tokens x
 hidden_size, the first one the embeddings' output), which is the dominant activation term of this encoder.
 
-The tensors reuse :class:`symbolic.arch.clip.CLIPText` (the plain ``CLIPTextModel``), prefixed ``text_model.``.
+The tensors reuse :class:`symbolic.components.clip_text.CLIPText` (the plain ``CLIPTextModel``), prefixed ``text_model.``.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.clip import CLIPText
-from symbolic.arch.tensors import Tensor, linear
+from symbolic.components.clip_text import CLIPText
+from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components import register
 FP32 = 4
 #: aten ``_scaled_dot_product_attention_math`` on CLIP's q, k, v (transposed views of the projections, not contiguous),
@@ -109,7 +109,7 @@ class CLIPTextModelWithProjection:
                            backend: str = "flash") -> dict[str, sp.Expr]:
         """Live bytes of one ``forward(input_ids, output_hidden_states=True)`` on ``batch`` prompts of ``tokens``
         tokens (77 after the pipelines' max_length padding). ``backend``: ``flash`` (SDPA's fused kernel, the default
-        for fp16/bf16 on a recent GPU; is_causal, no mask) or ``math`` (``symbolic.kernels.math_sdpa``)."""
+        for fp16/bf16 on a recent GPU; is_causal, no mask) or ``math`` (``symbolic.runtime.kernels.math_sdpa``)."""
         if backend not in ("flash", "math"):
             raise ValueError(f"CLIPTextModelWithProjection: backend must be 'flash' or 'math', not {backend!r}")
         row = batch * tokens * self.hidden * b      # one batch x tokens x hidden_size tensor

@@ -30,8 +30,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor, linear
-from symbolic.arch.video_transformer import StepShape, attention_core
+from symbolic.components.layers.tensors import Tensor, linear
+from symbolic.components.video_transformer import StepShape, attention_core
 from symbolic.components import register
 
 #: Bytes of a float32 element (RoPE tables, ``apply_rotary_emb``'s upcast temporaries).
@@ -206,7 +206,7 @@ class FluxTransformer2DModel:
                 "the joint dispatch_attention_fn call (attention_dispatch._native_attention -> "
                 "F.scaled_dot_product_attention on (B, heads, N, d) permuted views): the same live set with rotated "
                 "q, k; flash: its output (N, in (B, N, heads, d) layout, so flatten(2, 3) is a view) and the float32 "
-                "log-sum-exp (B x heads x N); math: symbolic.kernels.math_sdpa (fp32 scores, probabilities, "
+                "log-sum-exp (B x heads x N); math: symbolic.runtime.kernels.math_sdpa (fp32 scores, probabilities, "
                 "_safe_softmax mask, q/k/v copies; the output is not allocated yet). Below ~200 joint tokens the "
                 "math kernel's bmm-input copies can exceed this (not modelled: with the default 512 T5 tokens N is always above it)"),
             "dual_feedforward": (

@@ -22,10 +22,10 @@ from typing import ClassVar
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor, linear
-from symbolic.arch.video_transformer import AttentionDims, StepShape, attention_core
+from symbolic.components.layers.tensors import Tensor, linear
+from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
 from symbolic.components import register
-from symbolic.kernels import FP32_BYTES, MATH_SCORE_BYTES
+from symbolic.runtime.kernels import FP32_BYTES, MATH_SCORE_BYTES
 
 #: ``FeedForward(dim, mult=4)`` (diffusers attention.py): inner width 4 x dim.
 FF_MULT = 4

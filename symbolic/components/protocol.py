@@ -7,7 +7,7 @@ read them with ``self.config.get(key, DEFAULT)`` where DEFAULT is the real class
 
 All classes
 * ``kind``: ``"denoiser"``, ``"text_encoder"``, ``"vae"`` or ``"safety_checker"``.
-* ``tensors``: every parameter and buffer (``symbolic.arch.tensors.Tensor``: name as in ``state_dict`` /
+* ``tensors``: every parameter and buffer (``symbolic.components.layers.tensors.Tensor``: name as in ``state_dict`` /
   ``named_buffers``, shape, ``floating``), in the order ``nn.Module._apply`` visits them (children first, then a
   module's own parameters, then its buffers): the order ``.to("cuda")`` allocates them. Counts must equal the real
   class's ``sum(p.numel() for p in parameters()) + sum(b.numel() for b in buffers())`` on the meta device.
@@ -44,7 +44,7 @@ from typing import ClassVar, Protocol
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor
+from symbolic.components.layers.tensors import Tensor
 
 
 class Component(Protocol):

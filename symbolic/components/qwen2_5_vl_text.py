@@ -5,7 +5,7 @@ text-only forward that ``QwenImagePipeline._get_qwen_prompt_embeds`` runs.
 Tensors: ``model.visual`` (the ViT: 3D patch conv without bias, ``depth`` blocks of RMSNorm + fused qkv attention
 with biases + gated SiLU MLP with biases, the 2x2 patch merger MLP), ``model.language_model`` (Qwen2 decoder:
 embeddings, ``num_hidden_layers`` layers whose q/k/v projections have biases and o_proj not - so
-``symbolic.arch.llama.LlamaText``, with one ``attention_bias`` flag for all four, does not fit - gated SiLU MLP
+``symbolic.components.llama_text.LlamaText``, with one ``attention_bias`` flag for all four, does not fit - gated SiLU MLP
 without biases, two RMSNorms; final norm) and ``lm_head`` (its own weight: ``tie_word_embeddings`` is false in
 Qwen-Image's config). Buffers: the vision and text ``inv_freq`` / ``original_inv_freq`` (non-persistent, float32).
 The vision tower is loaded onto the GPU with the rest but does not run for a text prompt.
@@ -22,9 +22,9 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor, linear
+from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components import register
-from symbolic.kernels import FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES, MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES
+from symbolic.runtime.kernels import FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES, MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES
 
 #: ``QwenImagePipeline.prompt_template_encode_start_idx``: the system-prompt tokens the pipeline drops from the
 #: hidden states (pipeline_qwenimage.py ``__init__``).

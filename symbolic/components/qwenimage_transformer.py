@@ -22,8 +22,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor, linear
-from symbolic.arch.video_transformer import AttentionDims, StepShape, attention_core
+from symbolic.components.layers.tensors import Tensor, linear
+from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
 from symbolic.components import register
 
 #: ``torch.complex64``: 8 bytes per element (two float32), the dtype of ``torch.polar`` in ``QwenEmbedRope.rope_params``.

@@ -24,8 +24,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.tensors import Tensor, conv2d, linear
-from symbolic.arch.video_transformer import AttentionDims, StepShape, attention_core
+from symbolic.components.layers.tensors import Tensor, conv2d, linear
+from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
 from symbolic.components import register
 
 FP32 = 4
@@ -54,7 +54,7 @@ BLOCK_MOMENT_NOTES = {
     "attention": "the joint SDPA call (F.scaled_dot_product_attention in JointAttnProcessor2_0): block inputs and "
                  "norms, torch.cat'ed q, k, v over N = N_v + N_t (3 N), the text projections still referenced by the "
                  "processor's locals (3 N_t); flash: its output (N) and float32 log-sum-exp (B x heads x N); math: "
-                 "symbolic.kernels.math_sdpa (fp32 scores, probabilities, mask, q/k/v copies; the output is not yet "
+                 "symbolic.runtime.kernels.math_sdpa (fp32 scores, probabilities, mask, q/k/v copies; the output is not yet "
                  "allocated at that peak)",
     "attention_output": "right after SDPA: hidden_states.transpose(1, 2).reshape(...) copies the (B, heads, N, d) "
                         "output (the fused kernels' output has the query's layout, meta kernel "

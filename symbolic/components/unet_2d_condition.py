@@ -35,11 +35,11 @@ from functools import cached_property
 
 import sympy as sp
 
-from symbolic.arch.resnet import resnet_block
-from symbolic.arch.tensors import Tensor, conv2d, linear, norm
-from symbolic.arch.video_transformer import StepShape
+from symbolic.components.layers.resnet import resnet_block
+from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
+from symbolic.components.video_transformer import StepShape
 from symbolic.components import register
-from symbolic.kernels import (CLASSIC_SCORE_COPIES, FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES,
+from symbolic.runtime.kernels import (CLASSIC_SCORE_COPIES, FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES,
                               MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES, classic_scores, math_sdpa)
 
 SOURCE = "diffusers models/unets/unet_2d_condition.py, unets/unet_2d_blocks.py, transformers/transformer_2d.py, " \

@@ -3,7 +3,7 @@
 Nothing in the core ``symbolic`` package imports this subpackage: it needs torch and diffusers, the core stays
 SymPy-only. Importing ``symbolic.harness`` itself is free; the submodules import torch when they need it.
 
-One measuring loop, driven by the pipeline specs (``symbolic.pipelines.specs``) and the bundled Hub-layout configs
+One measuring loop, driven by the pipeline specs (``symbolic.pipelines.families``) and the bundled Hub-layout configs
 (``symbolic/configs/hub``), for every bundled id:
 
 * :mod:`symbolic.harness.build_pipeline`: the real diffusers / transformers classes ``model_index.json`` names, built

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from symbolic.pipelines import catalog
-from symbolic.pipelines.estimate import make_config
+from symbolic.pipelines.api import make_config
 
 if TYPE_CHECKING:
     import torch

@@ -1,5 +1,5 @@
 """Measure the GPU memory of any bundled pipeline's call, one CSV row per call: the one measuring loop, driven by the
-pipeline specs (``symbolic.pipelines.specs``) and the bundled configs.
+pipeline specs (``symbolic.pipelines.families``) and the bundled configs.
 
 For each input row (``model, task, attention, sdpa_backend, memory_option, dtype, height, width, frames,
 num_images_per_prompt, guidance_scale, prompt_tokens``):
@@ -233,8 +233,8 @@ def append_error_row(path: Path, columns: Sequence[str], cells: list[str], exc: 
 
 
 def predict(spec: RowSpec) -> dict:
-    """The estimate of the row's call (``symbolic.pipelines.estimate.estimate``)."""
-    from symbolic.pipelines.estimate import estimate
+    """The estimate of the row's call (``symbolic.pipelines.api.estimate``)."""
+    from symbolic.pipelines.api import estimate
 
     backend = spec.sdpa_backend if spec.sdpa_backend in ("default", "flash", "efficient", "math") else "default"
     return estimate(spec.model, spec.height, spec.width, frames=spec.frames, batch=spec.num_images_per_prompt,
@@ -490,8 +490,8 @@ def default_grid(model: str, budget: int = GRID_BUDGET_BYTES) -> list[RowSpec]:
     tiling / slicing, attention kinds for UNets, a math-SDPA row; only rows the estimate says fit ``budget``
     (predicted peak reserved). Ordered so one build (the catalog dtypes) serves every row."""
     from symbolic.pipelines import catalog
-    from symbolic.pipelines.build import default_size
-    from symbolic.pipelines.estimate import make_config
+    from symbolic.pipelines.model import default_size
+    from symbolic.pipelines.api import make_config
 
     spec = catalog.load(model).spec
     h0, w0 = default_size(make_config(model))
@@ -726,8 +726,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _default_row(model: str) -> RowSpec:
     """The pipeline's default call (spec defaults: size, frames, guidance)."""
-    from symbolic.pipelines.build import default_size
-    from symbolic.pipelines.estimate import make_config
+    from symbolic.pipelines.model import default_size
+    from symbolic.pipelines.api import make_config
 
     h, w = default_size(make_config(model))
     return RowSpec(model, height=h, width=w)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from symbolic.dtypes import BYTES_PER_ELEMENT
-from symbolic.framework import Framework, default_framework
+from symbolic.core.dtypes import BYTES_PER_ELEMENT
+from symbolic.runtime.framework import Framework, default_framework
 from symbolic.pipelines.catalog import PipelineSource
 
 
@@ -22,7 +22,7 @@ class PipelineConfig:
     attention: str = "flash"
     framework: Framework = field(default_factory=default_framework)
     task: str = "txt2img"
-    #: ``(role, scheme)`` pairs: the component loaded with that quantization (``symbolic.quantization``).
+    #: ``(role, scheme)`` pairs: the component loaded with that quantization (``symbolic.switches.quantization``).
     quantize: tuple[tuple[str, str], ...] = ()
     #: False: the pipeline is loaded with ``safety_checker=None`` (pipelines that have one: SD 1.5).
     safety_checker: bool = True
@@ -56,7 +56,7 @@ class PipelineConfig:
         here so that evaluating a cached model never imports SymPy)."""
         import sympy as sp
 
-        from symbolic.symbols import b
+        from symbolic.core.symbols import b
 
         dtype = self.dtype_of(role)
         return b if dtype == self.denoiser_dtype else sp.Integer(BYTES_PER_ELEMENT[dtype])

@@ -105,7 +105,7 @@ def register_spec(spec: PipelineSpec) -> PipelineSpec:
 
 
 def spec_for(class_name: str, where: str = "model_index.json") -> PipelineSpec:
-    from symbolic.pipelines import specs  # noqa: F401  (registers the bundled specs)
+    from symbolic.pipelines import families as specs  # noqa: F401  (registers the bundled specs)
 
     try:
         return _SPECS[class_name]

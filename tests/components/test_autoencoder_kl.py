@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symbolic.arch.tensors import numel
-from symbolic.arch.vae3d import DecodeShape
+from symbolic.components.layers.tensors import numel
+from symbolic.components.video_vae import DecodeShape
 from symbolic.components import from_config
 from symbolic.components.autoencoder_kl import AutoencoderKL, EncodeShape
-from symbolic.numeric import exact
+from symbolic.core.evaluate.printers import exact
 from symbolic.pipelines.catalog import hub_config
-from symbolic.symbols import H, N, W, b
-from symbolic.terms import Category
+from symbolic.core.symbols import H, N, W, b
+from symbolic.core.terms import Category
 
 DATA = Path(__file__).parent / "data"
 HUB = Path(str(resources.files("symbolic.configs"))) / "hub"

@@ -11,7 +11,7 @@ transformers = pytest.importorskip("transformers")
 
 from symbolic.harness.build_pipeline import tensor_sizes  # noqa: E402
 from symbolic.pipelines import catalog  # noqa: E402
-from symbolic.pipelines.build import component  # noqa: E402
+from symbolic.pipelines.model import component  # noqa: E402
 
 CASES = sorted({(entry.id, role) for entry in catalog.CATALOG.values() for role in catalog.load(entry.id).roles})
 

@@ -14,8 +14,8 @@ import sympy as sp
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from symbolic.arch.clip import CLIPText  # noqa: E402
-from symbolic.arch.tensors import numel  # noqa: E402
+from symbolic.components.clip_text import CLIPText  # noqa: E402
+from symbolic.components.layers.tensors import numel  # noqa: E402
 from symbolic.components import from_config  # noqa: E402
 from symbolic.components.clip_text_with_projection import CLIPTextModelWithProjection  # noqa: E402
 from symbolic.harness.meta_trace import trace_module  # noqa: E402

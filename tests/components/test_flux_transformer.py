@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symbolic.arch.tensors import numel
-from symbolic.arch.video_transformer import StepShape
+from symbolic.components.layers.tensors import numel
+from symbolic.components.video_transformer import StepShape
 from symbolic.components import from_config
 from symbolic.components.flux_transformer import FluxTransformer2DModel
 

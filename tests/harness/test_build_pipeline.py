@@ -15,7 +15,7 @@ from torch import nn  # noqa: E402
 
 from symbolic.harness import build_pipeline as bp  # noqa: E402
 from symbolic.pipelines import catalog  # noqa: E402
-from symbolic.pipelines.estimate import estimate  # noqa: E402
+from symbolic.pipelines.api import estimate  # noqa: E402
 
 MODELS = list(catalog.CATALOG)
 _BUILT: dict[str, dict] = {}

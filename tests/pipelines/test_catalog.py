@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from symbolic import components
-from symbolic.framework import default_framework
+from symbolic.runtime.framework import default_framework
 from symbolic.pipelines import catalog
-from symbolic.pipelines.estimate import estimate, estimate_video_pipeline, make_config, pipeline_model
-from symbolic.reserved import RESERVED_TRANSIENT_FRACTION
+from symbolic.pipelines.api import estimate, estimate_video_pipeline, make_config, pipeline_model
+from symbolic.runtime.reserved import RESERVED_TRANSIENT_FRACTION
 
 IDS = tuple(catalog.CATALOG)
 GOLDEN = Path(__file__).with_name("data_video_regression.json")
@@ -98,7 +98,7 @@ def _golden_cases():
 def _replay_change(args: dict) -> tuple[int, int]:
     """(allocated, reserved-slack) bytes by which replaying every resident component through one allocator model in
     ``pipe.to()`` order differs from the removed model's one replay per component."""
-    from symbolic.pipelines.build import allocator_rounding, loaded_roles, resident, resident_replay
+    from symbolic.pipelines.model import allocator_rounding, loaded_roles, resident, resident_replay
 
     config = make_config(args["model"], args.get("dtype"), args.get("memory_options", ()), args.get("parallel"),
                          args.get("attention_backend", "default"))
@@ -177,8 +177,8 @@ def test_min_gpu_memory_lies_between_the_allocated_peak_and_nvidia_smi(model):
     """The allocator releases cached free segments and retries before raising out-of-memory, so the smallest device
     the call completes on needs the live blocks, the unreleasable segment tails and the context, not every cached
     segment; with expandable segments less still."""
-    from symbolic.allocator import K_ROUND_LARGE, PEAK_LIVE_BLOCKS
-    from symbolic.framework import default_framework
+    from symbolic.runtime.allocator import K_ROUND_LARGE, PEAK_LIVE_BLOCKS
+    from symbolic.runtime.framework import default_framework
 
     fw = default_framework()
     r = estimate(model, batch=2)

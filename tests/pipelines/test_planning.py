@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from symbolic.asymptotics import analyse
-from symbolic.pipelines.estimate import estimate
-from symbolic.planning import max_batch, max_square_size
-from symbolic.units import GiB
+from symbolic.analysis.asymptotics import analyse
+from symbolic.pipelines.api import estimate
+from symbolic.analysis.planning import max_batch, max_square_size
+from symbolic.core.units import GiB
 
 CASES = [("sdxl", {}, 16 * GiB), ("flux.1-dev", {"memory_options": ("cpu_offload",)}, 32 * GiB),
          ("wan2.1-t2v-1.3b", {"frames": 17}, 24 * GiB), ("sd21", {"task": "img2img"}, 12 * GiB)]

@@ -1,4 +1,4 @@
-"""Published memory figures beside our estimates (symbolic.pipelines.published): every record is sourced and quoted,
+"""Published memory figures beside our estimates (symbolic.measurements.published): every record is sourced and quoted,
 names a bundled model and a quantity ``estimate`` returns, our numbers are recomputed here through the API, and the
 README table is the script's output."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.pipelines import published
+from symbolic.measurements import published
 from symbolic.pipelines.catalog import CATALOG
-from symbolic.pipelines.estimate import estimate
+from symbolic.pipelines.api import estimate
 
 ROOT = Path(__file__).resolve().parents[2]
 START, END = "<!-- published-table:start -->\n", "<!-- published-table:end -->"

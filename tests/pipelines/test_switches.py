@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from symbolic import offload, quantization
-from symbolic.pipelines.build import component, weights_of
-from symbolic.pipelines.estimate import estimate, make_config
-from symbolic.switch_search import COSTS, combinations, pipeline_switches, search
-from symbolic.units import GiB
+from symbolic.switches import offload
+from symbolic.switches import quantization
+from symbolic.pipelines.model import component, weights_of
+from symbolic.pipelines.api import estimate, make_config
+from symbolic.analysis.switch_search import COSTS, combinations, pipeline_switches, search
+from symbolic.core.units import GiB
 
 FLUX = "flux.1-dev"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from symbolic.pipelines.estimate import estimate
-from symbolic.validate import validate_rows
+from symbolic.pipelines.api import estimate
+from symbolic.measurements.validate import validate_rows
 
 BASE = {"task": "txt2img", "attention": "sdpa", "sdpa_backend": "default", "dtype": "default",
         "guidance_scale": "5.0", "prompt_tokens": "77"}

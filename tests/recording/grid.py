@@ -90,7 +90,7 @@ def calls():
 
 def run_call(argv: list[str]) -> dict:
     """One ``estimate`` call in process: its exit status, stdout and stderr."""
-    from symbolic.cli import main
+    from symbolic.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

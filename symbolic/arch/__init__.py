@@ -1,6 +1,0 @@
-"""Architectures: configs -> the exact list of parameter and buffer tensors, and activation shapes.
-
-Parameter counts are derived from the config by walking the module tree as diffusers / transformers build it,
-never typed in. Each builder returns a list of ``Tensor`` records in the order ``nn.Module.to()`` moves them
-(children first, then a module's own parameters, then its buffers), which the allocator model packs into segments.
-"""

@@ -1,0 +1,74 @@
+"""Command-line interface: ``python -m symbolic COMMAND ...``.
+
+Each command lives in its own module under ``symbolic/cli/`` with ``NAME``, ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> int``. Bad input of any kind ends with one line on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Command modules, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "symbolic.cli.estimate",
+    "symbolic.cli.models",
+    "symbolic.cli.validate",
+    "symbolic.cli.asymptotics",
+    "symbolic.cli.fit",
+    "symbolic.cli.video_latent",
+    "symbolic.cli.report",
+)
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse would print the whole usage)
+        raise UsageError(message)
+
+
+def _available_commands():
+    for name in COMMAND_MODULES:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside an existing command module
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m symbolic",
+        description="Closed-form GPU-memory equations for diffusion models (bytes; MiB = 2**20, GiB = 2**30).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in _available_commands():
+        sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help()
+            raise UsageError("a COMMAND is required (listed above; python -m symbolic COMMAND --help)")
+        return int(args._run(args) or 0)
+    except (UsageError, ValueError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        print(f"symbolic: error: {message}", file=sys.stderr)
+        return USAGE_ERROR
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

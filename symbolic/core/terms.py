@@ -44,9 +44,24 @@ class Stage(str, Enum):
     SAFETY_CHECKER = "safety_checker"
 
 
-#: Stages a pipeline model resolves when it binds a term: ``own`` (the stage of the component the term is about) and
-#: ``denoiser`` (the spec's denoiser stage, ``unet_step`` or ``transformer_step``).
-BOUND_STAGES = ("own", "denoiser")
+class BoundStage(str, Enum):
+    """Stages a model resolves when it binds a term (``Binding.stage``)."""
+
+    #: The stage of the component the term is about (a text encoder's own stage; ``resident`` for its weights).
+    OWN = "own"
+    #: The denoiser's stage (``unet_step`` or ``transformer_step``).
+    DENOISER = "denoiser"
+
+
+class Per(str, Enum):
+    """What a term is repeated over when it is bound."""
+
+    #: Each loaded component (``Binding.roles(Per.ROLE)``); the builder takes ``(config, role)``.
+    ROLE = "role"
+    #: Each text encoder that runs on the device (``Binding.roles(Per.TEXT)``); the builder takes ``(config, role)``.
+    TEXT = "text"
+    #: The builder returns ``{moment: expression}``: one term per moment of its stage.
+    MOMENT = "moment"
 
 
 @dataclass(frozen=True)
@@ -55,16 +70,15 @@ class TermSpec:
 
     name: str
     category: Category
-    #: A ``Stage``, or one of ``BOUND_STAGES`` that a pipeline model resolves when it binds the term.
-    stage: Stage | str
+    #: A ``Stage``, or a ``BoundStage`` that the model resolves when it binds the term.
+    stage: Stage | BoundStage
     source: str
     builder: Callable[..., sp.Expr]
     #: The moments of its stage at which the term is live (a stage's peak is the Max over its moments of the sum of
     #: the terms live then). Resident terms are live at every moment.
     moments: tuple[str, ...] = ("peak",)
-    #: What the term is repeated over when a pipeline model binds it (``"role"``: each loaded component; ``"text"``:
-    #: each text encoder; ``"moment"``: the builder returns {moment: expression}); None: one term.
-    per: str | None = None
+    #: What the term is repeated over when it is bound; None: one term.
+    per: Per | None = None
 
     @property
     def note(self) -> str:
@@ -91,11 +105,12 @@ class TermRegistry:
         self.name = name
         self._specs: dict[str, TermSpec] = {}
 
-    def register(self, name: str, *, category: Category, stage: Stage | str, source: str,
-                 moments: tuple[str, ...] | str = ("peak",), per: str | None = None):
+    def register(self, name: str, *, category: Category, stage: Stage | BoundStage | str, source: str,
+                 moments: tuple[str, ...] | str = ("peak",), per: Per | None = None):
         """Decorator: register ``builder(config) -> sympy.Expr`` as the term ``name``."""
         moments = (moments,) if isinstance(moments, str) else tuple(moments)
-        stage = stage if stage in BOUND_STAGES else Stage(stage)
+        stage = stage if isinstance(stage, (Stage, BoundStage)) else Stage(stage)
+        per = None if per is None else Per(per)
 
         def decorate(builder: Callable[..., sp.Expr]) -> Callable[..., sp.Expr]:
             if name in self._specs:
@@ -116,14 +131,69 @@ class TermRegistry:
     def __getitem__(self, name: str) -> TermSpec:
         return self._specs[name]
 
-    def bind(self, config) -> list[Term]:
-        """Every term's expression for one configuration (terms that do not apply come out as 0 and are dropped)."""
-        terms = []
+    def bind(self, config, binding: "Binding | None" = None) -> list[Term]:
+        """Every term bound to one configuration: the one binder. A term is repeated over what its ``per`` says
+        (``binding.roles``), its stage resolved (``binding.stage``: a ``BoundStage`` to the configuration's stage,
+        None drops the term); a builder's dict result is one term per moment, its note from
+        ``binding.moment_notes``. Terms that come out 0 drop. A term bound with moments ``("*",)`` (a plain
+        expression where its stage has moments) is live at every moment of its stage. Without a ``binding``, only
+        plain terms (no ``per``, a ``Stage``) bind."""
+        binding = binding or Binding()
+        terms: list[Term] = []
         for spec in self._specs.values():
-            expr = sp.sympify(spec.builder(config))
-            if expr != 0:
-                terms.append(Term(spec.name, spec.category, spec.stage, expr, spec.note, spec.source, spec.moments))
-        return terms
+            if spec.per in (Per.ROLE, Per.TEXT):
+                calls = [(f"{spec.name}.{role}", role, spec.builder(config, role)) for role in binding.roles(spec.per)]
+            else:
+                calls = [(spec.name, None, spec.builder(config))]
+            for name, role, value in calls:
+                stage = binding.stage(spec.stage, role)
+                if stage is None:
+                    continue
+                if isinstance(value, dict):
+                    notes = binding.moment_notes(spec, role) if value else {}
+                    for moment, expr in value.items():
+                        if sp.sympify(expr) != 0:
+                            terms.append(Term(f"{name}.{moment}", spec.category, stage, sp.sympify(expr),
+                                              notes.get(moment, spec.note), spec.source, (moment,)))
+                elif sp.sympify(value) != 0:
+                    moments = spec.moments if binding.spreads is False else ("*",)
+                    terms.append(Term(name, spec.category, stage, sp.sympify(value), spec.note, spec.source, moments))
+        return _spread_stage_wide(terms) if binding.spreads else terms
+
+
+class Binding:
+    """What a model tells the binder about one configuration. This base binds plain terms only (the registry's own
+    tests); a pipeline model subclasses it (``symbolic.pipelines.model``)."""
+
+    #: Whether a plain term is live at every moment of its stage (True: a pipeline's stages have moments).
+    spreads = False
+
+    def roles(self, per: Per) -> tuple[str, ...]:
+        raise ValueError(f"a term repeated per {per.value} needs a model's binding")
+
+    def stage(self, stage: Stage | BoundStage, role: str | None) -> Stage | str | None:
+        if isinstance(stage, BoundStage):
+            raise ValueError(f"stage {stage.value!r} needs a model's binding")
+        return stage
+
+    def moment_notes(self, spec: TermSpec, role: str | None) -> dict[str, str]:
+        return {}
+
+
+def _spread_stage_wide(terms: list[Term]) -> list[Term]:
+    """A term bound with moments ``("*",)`` is live at every moment of its stage."""
+    by_stage: dict[str, list[str]] = {}
+    for t in terms:
+        if t.moments != ("*",):
+            by_stage.setdefault(t.stage, [])
+            by_stage[t.stage] += [m for m in t.moments if m not in by_stage[t.stage]]
+    out = []
+    for t in terms:
+        if t.moments == ("*",):
+            t = Term(t.name, t.category, t.stage, t.expr, t.note, t.source,
+                     tuple(by_stage.get(t.stage) or ("peak",)))
+        out.append(t)
+    return out
 
 
 class StagedModel:

@@ -9,7 +9,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from symbolic.pipelines.spec import PipelineSpec, spec_for
+from symbolic.pipelines.families import spec_for
+from symbolic.pipelines.spec import PipelineSpec
 
 
 @dataclass(frozen=True)

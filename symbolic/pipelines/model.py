@@ -37,9 +37,10 @@ from symbolic.components.video_transformer import StepShape
 from symbolic.core.dtypes import BYTES_PER_ELEMENT
 from symbolic.pipelines.catalog import PipelineSource
 from symbolic.pipelines.config import PipelineConfig
+from symbolic.pipelines.spec import FrameRule, GuidanceMode
 from symbolic.runtime.reserved import RESERVED_CACHE_BYTES, RESERVED_TRANSIENT_FRACTION
 from symbolic.core.symbols import B, G, H, L, P, T, W, b
-from symbolic.core.terms import Category, Stage, StagedModel, Term, TermRegistry
+from symbolic.core.terms import Binding, BoundStage, Category, Per, Stage, StagedModel, Term, TermRegistry
 
 PIPELINE_TERMS = TermRegistry("pipeline")
 
@@ -65,9 +66,9 @@ def latent_frames(config: PipelineConfig) -> sp.Expr:
     """1 for images; the causal rule ``(T - 1) // s_t + 1`` (CogVideoX, HunyuanVideo, LTX-Video); WanPipeline rounds
     ``num_frames`` to ``num_frames // s_t * s_t + 1`` first (a warning, not an error), which gives ``T // s_t + 1``."""
     rule, s_t = config.spec.frame_rule, vae(config).temporal_compression
-    if rule == "image":
+    if rule is FrameRule.IMAGE:
         return sp.Integer(1)
-    if rule == "wan":
+    if rule is FrameRule.WAN:
         return sp.floor(T / s_t) + 1
     return sp.floor((T - 1) / s_t) + 1
 
@@ -112,7 +113,7 @@ def denoiser_text_tokens(config: PipelineConfig) -> sp.Expr:
 
 
 def denoiser_batch(config: PipelineConfig) -> sp.Expr:
-    return B * G if config.spec.guidance == "batched" else B
+    return B * G if config.spec.guidance is GuidanceMode.BATCHED else B
 
 
 @lru_cache(maxsize=None)
@@ -395,7 +396,7 @@ def stage_of(config: PipelineConfig, role: str) -> str | None:
 
 
 # --- terms ---------------------------------------------------------------------------------------------------------
-@PIPELINE_TERMS.register("weights", category=Category.WEIGHTS, stage=Stage.RESIDENT, per="role",
+@PIPELINE_TERMS.register("weights", category=Category.WEIGHTS, stage=Stage.RESIDENT, per=Per.ROLE,
                          source="symbolic/components (each class's tensors)")
 def weights_resident(config, role):
     """The component's parameters and buffers: elements x the component's bytes per element, float32 for the
@@ -405,7 +406,7 @@ def weights_resident(config, role):
     return weights_on_device(config, role) if resident(config, role) else 0
 
 
-@PIPELINE_TERMS.register("offloaded_weights", category=Category.WEIGHTS, stage="own", per="role",
+@PIPELINE_TERMS.register("offloaded_weights", category=Category.WEIGHTS, stage=BoundStage.OWN, per=Per.ROLE,
                          source="diffusers DiffusionPipeline.enable_model_cpu_offload (accelerate cpu_offload_with_hook)")
 def weights_offloaded(config, role):
     """With model CPU offload a component is moved to the GPU when its forward is called and back when the next
@@ -416,7 +417,7 @@ def weights_offloaded(config, role):
     return onloaded_bytes(config, role)
 
 
-@PIPELINE_TERMS.register("quantization.dequantized_weight", category=Category.WORKSPACE, stage="own", per="role",
+@PIPELINE_TERMS.register("quantization.dequantized_weight", category=Category.WORKSPACE, stage=BoundStage.OWN, per=Per.ROLE,
                          source="bitsandbytes / torchao / diffusers GGUF linear forwards (symbolic/switches/quantization.py)")
 def dequantized_weight(config, role):
     """A quantized component's matmul works on a dequantised copy of one Linear's weight (bnb 4-bit, torchao int8
@@ -428,7 +429,7 @@ def dequantized_weight(config, role):
     return quantization.dequant_transient_bytes(component(config.source, role), scheme, config.dtype_of(role))
 
 
-@PIPELINE_TERMS.register("layerwise_casting.upcast", category=Category.WORKSPACE, stage="denoiser",
+@PIPELINE_TERMS.register("layerwise_casting.upcast", category=Category.WORKSPACE, stage=BoundStage.DENOISER,
                          source="diffusers hooks/layerwise_casting.py LayerwiseCastingHook")
 def layerwise_upcast(config):
     """Under ``layerwise_casting`` each cast layer's weights are upcast to the compute dtype for its forward and
@@ -453,7 +454,7 @@ def cublas_workspace(config):
     return config.framework.cublas_workspace_bytes
 
 
-@PIPELINE_TERMS.register("text.activations", category=Category.ACTIVATIONS, stage="own", per="text",
+@PIPELINE_TERMS.register("text.activations", category=Category.ACTIVATIONS, stage=BoundStage.OWN, per=Per.TEXT,
                          source="the text encoder's activation_moments (symbolic/components, symbolic/arch)")
 def text_activations(config, role):
     """One encoder call on the prompt (the negative prompt is a second call of the same size), at the tokens the
@@ -466,14 +467,14 @@ def text_activations(config, role):
                                                              config.dtype_of(role), config.text_attention)
 
 
-@PIPELINE_TERMS.register("text.fsdp_gathered", category=Category.WEIGHTS, stage="own", per="text",
+@PIPELINE_TERMS.register("text.fsdp_gathered", category=Category.WEIGHTS, stage=BoundStage.OWN, per=Per.TEXT,
                          source="torch FSDP (all-gather per wrapped block, forward prefetch)")
 def text_gathered(config, role):
     """Under FSDP the text encoder's current and prefetched blocks are all-gathered to full size."""
     return 0 if _on_cpu(config, role) else gathered_blocks(config, role)
 
 
-@PIPELINE_TERMS.register("text.kept_embeddings", category=Category.ACTIVATIONS, stage="own", per="text",
+@PIPELINE_TERMS.register("text.kept_embeddings", category=Category.ACTIVATIONS, stage=BoundStage.OWN, per=Per.TEXT,
                          source="encode_prompt of each pipeline")
 def text_kept(config, role):
     """Embeddings already computed while this encoder's last call runs. ``encode_prompt`` encodes the positive
@@ -487,14 +488,14 @@ def text_kept(config, role):
     chunks = text_chunks(config)
     out = [prompt_embeds_bytes(config, (c.role,), c.tokens_kept * chunks) for c in calls]
     before, every = sp.Add(*out[:i]), sp.Add(*out)
-    encodes = config.spec.encodes_negative_prompt and config.spec.guidance != "distilled"
+    encodes = config.spec.encodes_negative_prompt and config.spec.guidance is not GuidanceMode.DISTILLED
     negatives = G - 1 if encodes else 0
     # A long prompt's earlier chunks of this call (one prompt, 77 tokens each) wait for the concatenation.
     earlier_chunks = (chunks - 1) * calls[i].tokens_kept * component(config.source, role).output_dim * config.bytes_of(role)
     return before + negatives * every + earlier_chunks
 
 
-@PIPELINE_TERMS.register("denoiser.step_inputs", category=Category.ACTIVATIONS, stage="denoiser",
+@PIPELINE_TERMS.register("denoiser.step_inputs", category=Category.ACTIVATIONS, stage=BoundStage.DENOISER,
                          source="the denoising loop of each pipeline's __call__")
 def step_inputs(config):
     """Live through the whole step, outside the denoiser: the latents (float32 where ``prepare_latents`` makes them
@@ -504,16 +505,16 @@ def step_inputs(config):
     during the unconditional pass, the conditional ``noise_pred``; guidance-distilled: B x L x d."""
     spec, lat = config.spec, latent_elements(config)
     latents = lat * (FP32 if spec.latents_fp32 else b)
-    model_input = (G if spec.guidance == "batched" else 1) * lat * b if spec.model_input_copy else 0
+    model_input = (G if spec.guidance is GuidanceMode.BATCHED else 1) * lat * b if spec.model_input_copy else 0
     embeds = prompt_embeds_bytes(config, spec.prompt_embeds_from, denoiser_text_tokens(config))
-    if spec.guidance == "batched":
+    if spec.guidance is GuidanceMode.BATCHED:
         return latents + model_input + (2 * G - 1) * embeds
-    if spec.guidance == "separate":
+    if spec.guidance is GuidanceMode.SEPARATE:
         return latents + model_input + G * embeds + (G - 1) * lat * b
     return latents + model_input + embeds
 
 
-@PIPELINE_TERMS.register("denoiser.resident_inputs", category=Category.ACTIVATIONS, stage="denoiser",
+@PIPELINE_TERMS.register("denoiser.resident_inputs", category=Category.ACTIVATIONS, stage=BoundStage.DENOISER,
                          source="the denoiser's resident_inputs (symbolic/components, symbolic/arch)")
 def denoiser_resident_inputs(config):
     """Inside the denoiser but live across its blocks: rotary tables expanded to the token grid (float32, per
@@ -521,7 +522,7 @@ def denoiser_resident_inputs(config):
     return denoiser(config).resident_inputs(step_shape(config))
 
 
-@PIPELINE_TERMS.register("denoiser.fsdp_gathered", category=Category.WEIGHTS, stage="denoiser",
+@PIPELINE_TERMS.register("denoiser.fsdp_gathered", category=Category.WEIGHTS, stage=BoundStage.DENOISER,
                          source="torch FSDP (all-gather per wrapped block, forward prefetch)")
 def denoiser_gathered(config):
     """Under FSDP the running block and the prefetched next one are all-gathered (full size, less the device's own
@@ -529,7 +530,7 @@ def denoiser_gathered(config):
     return gathered_blocks(config, config.spec.denoiser)
 
 
-@PIPELINE_TERMS.register("denoiser.moments", category=Category.ACTIVATIONS, stage="denoiser", per="moment",
+@PIPELINE_TERMS.register("denoiser.moments", category=Category.ACTIVATIONS, stage=BoundStage.DENOISER, per=Per.MOMENT,
                          source="the denoiser's moments (symbolic/components, symbolic/arch)")
 def denoiser_block_moments(config):
     """The block transients at each moment of one denoiser forward that can be its peak (the component's
@@ -547,7 +548,7 @@ def vae_encode_input(config):
     return vae(config).encode_input(encode_shape(config))
 
 
-@PIPELINE_TERMS.register("vae.encode_moments", category=Category.ACTIVATIONS, stage="vae_encode", per="moment",
+@PIPELINE_TERMS.register("vae.encode_moments", category=Category.ACTIVATIONS, stage="vae_encode", per=Per.MOMENT,
                          source="the VAE's encode_moments (symbolic/components)")
 def vae_encode_moments(config):
     """The encoder's working set at each moment that can be its peak (the component's ``encode_moments``)."""
@@ -581,7 +582,7 @@ def vae_upcast_weights(config):
     return weights_of(config, "vae").model_dtype * (FP32 - BYTES_PER_ELEMENT["fp16"])
 
 
-@PIPELINE_TERMS.register("vae.moments", category=Category.ACTIVATIONS, stage="vae_decode", per="moment",
+@PIPELINE_TERMS.register("vae.moments", category=Category.ACTIVATIONS, stage="vae_decode", per=Per.MOMENT,
                          source="the VAE's decode_moments (symbolic/components, symbolic/arch)")
 def vae_decode_moments(config):
     """The decode's working set at each moment that can be its peak (the component's ``decode_moments``; its
@@ -604,7 +605,7 @@ def safety_checker_inputs(config):
 
 
 @PIPELINE_TERMS.register("safety_checker.moments", category=Category.ACTIVATIONS, stage=SAFETY_CHECKER,
-                         per="moment", source="the safety checker's activation_moments (symbolic/components/clip_text.py)")
+                         per=Per.MOMENT, source="the safety checker's activation_moments (symbolic/components/clip_text.py)")
 def safety_checker_moments(config):
     """The vision tower's peak per moment (MLP or self-attention of a layer, 257 tokens per image)."""
     if SAFETY_CHECKER not in loaded_roles(config):
@@ -614,64 +615,34 @@ def safety_checker_moments(config):
 
 
 # --- the model -----------------------------------------------------------------------------------------------------
-def _stage_name(config: PipelineConfig, spec_stage, role: str | None) -> str:
-    stage = getattr(spec_stage, "value", spec_stage)
-    if stage == "own":
-        return stage_of(config, role)
-    if stage == "denoiser":
-        return config.spec.denoiser_stage
-    return stage
+class _PipelineBinding(Binding):
+    """How a pipeline configuration binds ``PIPELINE_TERMS``: per loaded role or text encoder, the ``own`` stage the
+    role's, ``denoiser`` the spec's denoiser stage, moment notes from the component the term is about."""
 
+    spreads = True
 
-def _bind(config: PipelineConfig) -> list[Term]:
-    """Every term of PIPELINE_TERMS bound to the configuration, repeated over what its ``per`` says; a builder's
-    dict result is one term per moment (its note from the component's ``moment_notes``). Terms that are 0 drop."""
-    terms: list[Term] = []
-    for spec in PIPELINE_TERMS:
-        if spec.per in ("role", "text"):
-            roles = loaded_roles(config) if spec.per == "role" else text_roles(config)
-            calls = [(f"{spec.name}.{role}", role, spec.builder(config, role)) for role in roles]
-        else:
-            calls = [(spec.name, None, spec.builder(config))]
-        for name, role, value in calls:
-            stage = _stage_name(config, spec.stage, role)
-            if stage is None:
-                continue
-            if isinstance(value, dict):
-                notes = _moment_notes(config, spec, role) if value else {}
-                for moment, expr in value.items():
-                    if sp.sympify(expr) != 0:
-                        terms.append(Term(f"{name}.{moment}", spec.category, stage, sp.sympify(expr),
-                                          notes.get(moment, spec.note), spec.source, (moment,)))
-            elif sp.sympify(value) != 0:
-                terms.append(Term(name, spec.category, stage, sp.sympify(value), spec.note, spec.source, ("*",)))
-    return _spread_stage_wide(terms)
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
 
+    def roles(self, per: Per) -> tuple[str, ...]:
+        return loaded_roles(self.config) if per is Per.ROLE else text_roles(self.config)
 
-def _moment_notes(config: PipelineConfig, spec, role: str | None) -> dict[str, str]:
-    if role is not None:
-        return component(config.source, role).moment_notes
-    if spec.stage == SAFETY_CHECKER:
-        return component(config.source, SAFETY_CHECKER).moment_notes
-    if spec.stage == "denoiser":
-        return denoiser(config).moment_notes
-    return vae(config).moment_notes
+    def stage(self, stage, role):
+        if stage is BoundStage.OWN:
+            return stage_of(self.config, role)
+        if stage is BoundStage.DENOISER:
+            return self.config.spec.denoiser_stage
+        return stage.value
 
-
-def _spread_stage_wide(terms: list[Term]) -> list[Term]:
-    """A term bound with moments ``("*",)`` is live at every moment of its stage."""
-    by_stage: dict[str, list[str]] = {}
-    for t in terms:
-        if t.moments != ("*",):
-            by_stage.setdefault(t.stage, [])
-            by_stage[t.stage] += [m for m in t.moments if m not in by_stage[t.stage]]
-    out = []
-    for t in terms:
-        if t.moments == ("*",):
-            t = Term(t.name, t.category, t.stage, t.expr, t.note, t.source,
-                     tuple(by_stage.get(t.stage) or ("peak",)))
-        out.append(t)
-    return out
+    def moment_notes(self, spec, role):
+        config = self.config
+        if role is not None:
+            return component(config.source, role).moment_notes
+        if spec.stage == SAFETY_CHECKER:
+            return component(config.source, SAFETY_CHECKER).moment_notes
+        if spec.stage is BoundStage.DENOISER:
+            return denoiser(config).moment_notes
+        return vae(config).moment_notes
 
 
 def stages_of(config: PipelineConfig) -> tuple[str, ...]:
@@ -690,7 +661,7 @@ class PipelineModel(StagedModel):
 
     @cached_property
     def terms(self) -> list[Term]:
-        return _bind(self.config)
+        return PIPELINE_TERMS.bind(self.config, _PipelineBinding(self.config))
 
     @cached_property
     def stages(self) -> tuple[str, ...]:

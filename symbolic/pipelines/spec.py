@@ -8,15 +8,29 @@ components' own knowledge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
-#: How classifier-free guidance runs the denoiser.
-#: ``batched``: one forward on [uncond, cond] concatenated (batch G x B; SD, CogVideoX, SD3, LTX-Video).
-#: ``separate``: two forwards of batch B, one after the other (Wan, Qwen-Image's true CFG).
-#: ``distilled``: guidance is an input of a guidance-distilled model; one forward of batch B (FLUX.1, HunyuanVideo).
-GUIDANCE_MODES = ("batched", "separate", "distilled")
-#: Latent frames from T frames: ``image`` 1; ``causal`` (T - 1) // s_t + 1 (CogVideoX, HunyuanVideo, LTX-Video);
-#: ``wan`` T // s_t + 1 (WanPipeline rounds num_frames to s_t k + 1 first).
-FRAME_RULES = ("image", "causal", "wan")
+
+class GuidanceMode(str, Enum):
+    """How classifier-free guidance runs the denoiser."""
+
+    #: One forward on [uncond, cond] concatenated (batch G x B; SD, CogVideoX, SD3, LTX-Video).
+    BATCHED = "batched"
+    #: Two forwards of batch B, one after the other (Wan, Qwen-Image's true CFG).
+    SEPARATE = "separate"
+    #: Guidance is an input of a guidance-distilled model; one forward of batch B (FLUX.1, HunyuanVideo).
+    DISTILLED = "distilled"
+
+
+class FrameRule(str, Enum):
+    """Latent frames from T frames."""
+
+    #: An image pipeline: one latent frame.
+    IMAGE = "image"
+    #: (T - 1) // s_t + 1 (CogVideoX, HunyuanVideo, LTX-Video).
+    CAUSAL = "causal"
+    #: T // s_t + 1 (WanPipeline rounds num_frames to s_t k + 1 first).
+    WAN = "wan"
 
 
 @dataclass(frozen=True)
@@ -41,8 +55,8 @@ class PipelineSpec:
     #: Text encoders in the order ``encode_prompt`` calls them; each is its own stage (``text_encoder``,
     #: ``text_encoder_2``, ...), named by its role.
     text_calls: tuple[TextCall, ...]
-    guidance: str
-    frame_rule: str
+    guidance: GuidanceMode
+    frame_rule: FrameRule
     #: Tokens of the prompt embedding the denoiser receives (joint attention or cross-attention) and the roles whose
     #: ``output_dim`` add up to its width (SDXL concatenates its two CLIP encoders' hidden states).
     denoiser_text_tokens: int
@@ -80,35 +94,16 @@ class PipelineSpec:
     chunked_prompts: bool = False
 
     def __post_init__(self) -> None:
-        if self.guidance not in GUIDANCE_MODES:
-            raise ValueError(f"{self.class_name}: guidance {self.guidance!r} not in {GUIDANCE_MODES}")
-        if self.frame_rule not in FRAME_RULES:
-            raise ValueError(f"{self.class_name}: frame_rule {self.frame_rule!r} not in {FRAME_RULES}")
+        if not isinstance(self.guidance, GuidanceMode):
+            raise ValueError(f"{self.class_name}: guidance must be a GuidanceMode, got {self.guidance!r}")
+        if not isinstance(self.frame_rule, FrameRule):
+            raise ValueError(f"{self.class_name}: frame_rule must be a FrameRule, got {self.frame_rule!r}")
 
     @property
     def video(self) -> bool:
-        return self.frame_rule != "image"
+        return self.frame_rule is not FrameRule.IMAGE
 
     @property
     def denoiser_stage(self) -> str:
         return f"{self.denoiser}_step"
 
-
-_SPECS: dict[str, PipelineSpec] = {}
-
-
-def register_spec(spec: PipelineSpec) -> PipelineSpec:
-    if spec.class_name in _SPECS:
-        raise ValueError(f"pipeline class {spec.class_name!r} specified twice")
-    _SPECS[spec.class_name] = spec
-    return spec
-
-
-def spec_for(class_name: str, where: str = "model_index.json") -> PipelineSpec:
-    from symbolic.pipelines import families as specs  # noqa: F401  (registers the bundled specs)
-
-    try:
-        return _SPECS[class_name]
-    except KeyError:
-        raise ValueError(f"{where}: pipeline class {class_name!r} has no spec here; supported: "
-                         f"{', '.join(sorted(_SPECS))}") from None

@@ -61,6 +61,11 @@ def meaning(name: str) -> str:
     return _REGISTRY[name].meaning
 
 
+def infos() -> tuple[SymbolInfo, ...]:
+    """Every symbol with its meaning, in ``ARG_ORDER``."""
+    return tuple(_REGISTRY.values())
+
+
 def table() -> list[tuple[str, str, str]]:
     """(name, LaTeX, meaning) of every symbol, for the report."""
     return [(name, sp.latex(info.symbol), info.meaning) for name, info in _REGISTRY.items()]

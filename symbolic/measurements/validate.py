@@ -349,7 +349,8 @@ def _predict_groups(columns: Mapping[str, list], lines: list[int], arrays=None):
 
     from symbolic.core.evaluate.columns import evaluate_columns
     from symbolic.pipelines.model import pipeline_model
-    from symbolic.pipelines.api import _ceil_int, compiled
+    from symbolic.core.evaluate.runtime import ceil_int
+    from symbolic.pipelines.api import compiled
 
     n = len(lines)
     index: dict[tuple, int] = {}
@@ -375,7 +376,7 @@ def _predict_groups(columns: Mapping[str, list], lines: list[int], arrays=None):
             refused.append(exc)
             continue
         entry, exact = compiled(config)
-        outputs = evaluate_columns(values, entry["args"], exact, lambda: pipeline_model(config).outputs(), _ceil_int)
+        outputs = evaluate_columns(values, entry["args"], exact, lambda: pipeline_model(config).outputs(), ceil_int)
         groups.append(_Group(config, entry, rows, outputs))
     if refused:
         first = min(refused, key=lambda r: r.index)

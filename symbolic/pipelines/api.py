@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from symbolic.core.evaluate.cache import load_or_build
 from symbolic.core.dtypes import canonical_dtype
-from symbolic.core.evaluate.runtime import compile_exact, positional
+from symbolic.core.evaluate.runtime import ceil_int, compile_exact, positional
 from symbolic.runtime.framework import Framework
 from symbolic.pipelines import catalog
 from symbolic.core.checks import MAX_COUNT, choice, guidance_copies, positive_int
@@ -254,15 +254,10 @@ def compiled(config) -> tuple[dict, dict]:
     return entry, {name: compile_exact(src) for name, src in entry["outputs"].items()}
 
 
-def _ceil_int(value) -> int:
-    """An exact result as an int (a fractional byte count rounds up)."""
-    return int(value) if getattr(value, "denominator", 1) == 1 else -(-value.numerator // value.denominator)
-
-
 def evaluate(config, values: dict[str, int]) -> dict:
     entry, functions = compiled(config)
     args = positional(entry["args"], values)
-    return shape(config, entry, {name: _ceil_int(fn(*args)) for name, fn in functions.items()})
+    return shape(config, entry, {name: ceil_int(fn(*args)) for name, fn in functions.items()})
 
 
 def shape(config, entry: dict, out: dict) -> dict:

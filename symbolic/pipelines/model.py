@@ -30,7 +30,6 @@ import sympy as sp
 from symbolic import components
 from symbolic.switches import offload
 from symbolic.switches import quantization
-from symbolic.core.algebra import maximum
 from symbolic.runtime.allocator import load_allocated_bytes, min_device_bytes
 from symbolic.components.video_vae import DecodeShape
 from symbolic.components.video_transformer import StepShape

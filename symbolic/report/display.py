@@ -955,7 +955,7 @@ def glossary(exprs: Iterable, extra: Iterable[str] = ()) -> list[Glossed]:
     report symbols named in ``extra``, each with its meaning; a ValueError when two of them print the same."""
     from symbolic.core import symbols as package
 
-    meanings: dict[str, str] = {info.symbol.name: info.meaning for info in package._REGISTRY.values()}
+    meanings: dict[str, str] = {info.symbol.name: info.meaning for info in package.infos()}
     report = {name: sym for name, sym in ((n, sp.Symbol(n)) for n in REPORT_SYMBOLS)}
     used: dict[str, sp.Symbol] = {}
     for expr in exprs:
@@ -988,7 +988,7 @@ def check_one_meaning() -> None:
     """Raise ValueError if a report symbol prints like a package symbol with another meaning."""
     from symbolic.core import symbols as package
 
-    printed = {sp.latex(info.symbol): info.meaning for info in package._REGISTRY.values()}
+    printed = {sp.latex(info.symbol): info.meaning for info in package.infos()}
     for name, meaning in REPORT_SYMBOLS.items():
         latex = _NAMES[name].latex if name in _NAMES else name
         if latex in printed and printed[latex] != meaning:

@@ -6,7 +6,7 @@ intermediate in registers and writes each output once, so it runs near the memor
 bench_numeric.py`` prints both ratios).
 
 The loop body is Python source that we generate from the expressions with SymPy's printers (never read from
-anywhere), after the same rewriting the NumPy path gets (``numeric._for_floats``: every floor / ceiling argument over
+anywhere), after the same rewriting the NumPy path gets (``numeric.for_floats``: every floor / ceiling argument over
 one common denominator) and one common-subexpression elimination over all outputs together. It computes in float64,
 operation for operation as the NumPy path does, for these reasons:
 
@@ -23,12 +23,13 @@ Without numba (``available()`` is False) ``numeric.grid_function`` hands out the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from symbolic.core.evaluate.printers import _ARG_IDENTIFIERS, _RENAME, _for_floats, _SingleDivision
+from symbolic.core.evaluate.float_forms import ARG_IDENTIFIERS, RENAMED_ARGS, SingleDivision, for_floats
 
 #: Input dtypes passed to the kernel as they are (numba compiles one specialisation per dtype combination); any other
 #: dtype is converted to float64 first, as the NumPy path converts every input.
@@ -51,7 +52,7 @@ def available() -> bool:
     return True
 
 
-class _KernelPrinter(_SingleDivision, PythonCodePrinter):
+class _KernelPrinter(SingleDivision, PythonCodePrinter):
     """Scalar float64 source for a numba loop body: every number a float literal (an integer constant past 2**63
     would not type as int64; the NumPy path converts constants to float64 too), floor / ceiling through NumPy's float
     functions (``math.floor`` returns an int in numba, which would overflow past 2**63)."""
@@ -128,13 +129,13 @@ def _as_tuple(exprs) -> tuple:
 def _body(exprs: tuple) -> tuple[tuple[int, ...], list[tuple[str, str]], list[str]]:
     """(indices into ``ARG_ORDER`` of the arguments the expressions use, CSE steps as (name, code), one code per
     output): one common-subexpression elimination over all outputs."""
-    rewritten = [_for_floats(e) for e in exprs]
+    rewritten = [for_floats(e) for e in exprs]
     replacements, reduced = sp.cse(rewritten, symbols=sp.numbered_symbols("_cse"))
     printer = _KernelPrinter()
     steps = [(str(name), printer.doprint(value)) for name, value in replacements]
     finals = [printer.doprint(value) for value in reduced]
     free = set().union(*(e.free_symbols for e in rewritten)) if rewritten else set()
-    renamed = tuple(_RENAME.values())
+    renamed = tuple(RENAMED_ARGS.values())
     used = tuple(i for i, s in enumerate(renamed) if s in free)
     return used, steps, finals
 
@@ -143,16 +144,16 @@ def kernel_source(exprs: tuple, array_inputs: tuple[bool, ...]) -> str:
     """The generated loop: ``kernel(n, <used inputs>, <outputs>)``; ``array_inputs[k]`` says whether the k-th used
     input is an array (read at each point) or a scalar (read once)."""
     used, steps, finals = _body(exprs)
-    inputs = [f"{_ARG_IDENTIFIERS[i]}_in" for i in used]
+    inputs = [f"{ARG_IDENTIFIERS[i]}_in" for i in used]
     outputs = [f"_out{k}" for k in range(len(finals))]
     lines = [f"def kernel(n, {', '.join(inputs + outputs)}):"]
     for i, is_array in zip(used, array_inputs):
         if not is_array:
-            lines.append(f"    {_ARG_IDENTIFIERS[i]} = float({_ARG_IDENTIFIERS[i]}_in)")
+            lines.append(f"    {ARG_IDENTIFIERS[i]} = float({ARG_IDENTIFIERS[i]}_in)")
     lines.append("    for _i in range(n):")
     for i, is_array in zip(used, array_inputs):
         if is_array:
-            lines.append(f"        {_ARG_IDENTIFIERS[i]} = float({_ARG_IDENTIFIERS[i]}_in[_i])")
+            lines.append(f"        {ARG_IDENTIFIERS[i]} = float({ARG_IDENTIFIERS[i]}_in[_i])")
     lines += [f"        {name} = {code}" for name, code in steps]
     lines += [f"        {out}[_i] = {code}" for out, code in zip(outputs, finals)]
     return "\n".join(lines) + "\n"
@@ -184,8 +185,8 @@ class CompiledFunction:
     def __call__(self, *args) -> list:
         import numpy as np
 
-        if len(args) != len(_ARG_IDENTIFIERS):
-            raise ValueError(f"args: expected {len(_ARG_IDENTIFIERS)} arguments in ARG_ORDER, got {len(args)}")
+        if len(args) != len(ARG_IDENTIFIERS):
+            raise ValueError(f"args: expected {len(ARG_IDENTIFIERS)} arguments in ARG_ORDER, got {len(args)}")
         values = [np.asarray(args[i]) for i in self.used]
         values = [v if v.dtype.name in _NATIVE_DTYPES else v.astype(np.float64) for v in values]
         shape = np.broadcast_shapes(*(v.shape for v in values)) if values else ()
@@ -222,12 +223,8 @@ class GridFunction:
         return results
 
 
-def grid_function(expr_or_outputs, fast: bool = True) -> GridFunction:
-    """See ``numeric.grid_function``."""
-    from collections.abc import Mapping
-
-    from symbolic.core.evaluate.printers import numpy_functions
-
+def grid_outputs(expr_or_outputs) -> tuple[tuple | None, bool, tuple]:
+    """(output names or None, whether one expression was given, the expressions) of ``grid_function``'s argument."""
     names, single = None, isinstance(expr_or_outputs, (sp.Basic, int, float))
     if single:
         exprs = _as_tuple([expr_or_outputs])
@@ -241,6 +238,9 @@ def grid_function(expr_or_outputs, fast: bool = True) -> GridFunction:
                          f"{type(expr_or_outputs).__name__}")
     if not exprs:
         raise ValueError("expr_or_outputs: no expression given")
-    if fast and available():
-        return GridFunction(CompiledFunction(exprs), "numba", names, single)
-    return GridFunction(numpy_functions(exprs), "numpy", names, single)
+    return names, single, exprs
+
+
+def compiled_grid(exprs: tuple) -> CompiledFunction | None:
+    """The compiled loop of ``exprs``, or None where numba is not installed (the caller falls back to NumPy)."""
+    return CompiledFunction(exprs) if available() else None

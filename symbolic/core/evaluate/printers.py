@@ -22,66 +22,12 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
-from symbolic.core.algebra import rebuild
 from symbolic.core.evaluate.runtime import as_integer, compile_exact, positional
+from symbolic.core.evaluate.float_forms import ARG_IDENTIFIERS, RENAMED_ARGS, SingleDivision, for_floats
+from symbolic.core.evaluate.numba_loop import GridFunction, compiled_grid, grid_outputs
 from symbolic.core.symbols import ARG_NAMES, ARG_ORDER
 
-_ARG_IDENTIFIERS = tuple(f"_{name}" for name in ARG_NAMES)
-_RENAME = dict(zip(ARG_ORDER, (sp.Symbol(n, **s.assumptions0) for n, s in zip(_ARG_IDENTIFIERS, ARG_ORDER))))
-
-
-def _with_identifiers(expr: sp.Expr) -> sp.Expr:
-    return rebuild(sp.sympify(expr), _RENAME)
-
-
-class _RatioFloor(sp.Function):
-    """floor(numerator / denominator), kept as two arguments so that float code divides once, exactly-rounded."""
-
-
-class _RatioCeiling(sp.Function):
-    """ceiling(numerator / denominator), as ``_RatioFloor``."""
-
-
-def _as_ratio(node: sp.Expr) -> sp.Expr:
-    if isinstance(node, (sp.floor, sp.ceiling)):
-        numerator, denominator = sp.together(node.args[0]).as_numer_denom()
-        return (_RatioFloor if isinstance(node, sp.floor) else _RatioCeiling)(numerator, denominator)
-    return node
-
-
-def _for_floats(expr: sp.Expr) -> sp.Expr:
-    """The expression for the float paths: identifiers renamed, and every floor / ceiling argument put over a common
-    denominator. With an integer numerator (exact in float64 below 2**53) one correctly rounded division lands on
-    the right side of every integer, where a sum of rounded fractions (``T/4 - 1/4``) or common subexpressions
-    computed apart may not."""
-    return rebuild(sp.sympify(expr), _RENAME, _as_ratio)
-
-
-class _SingleDivision:
-    """For float printers: print ``(p/q) * x`` as ``(p * x) / q``, one correctly rounded division, so that floor and
-    ceiling of a value that is exactly an integer stay exact (``ceiling(L/75)`` at L = 525 is 7, where
-    ``ceil((1/75) * 525)`` is 8)."""
-
-    def _print_Mul(self, expr):
-        coeff, rest = expr.as_coeff_Mul()
-        if coeff.is_Rational and coeff.q != 1 and rest != 1:
-            return f"(({self._print(coeff.p * rest)}) / {self._print(sp.Integer(coeff.q))})"
-        return super()._print_Mul(expr)
-
-    def _ratio(self, expr) -> str:
-        numerator, denominator = expr.args
-        if denominator == 1:
-            return self._print(numerator)
-        return f"(({self._print(numerator)}) / ({self._print(denominator)}))"
-
-    def _print__RatioFloor(self, expr):
-        return f"{self._module_format(self._floor_function)}({self._ratio(expr)})"
-
-    def _print__RatioCeiling(self, expr):
-        return f"{self._module_format(self._ceiling_function)}({self._ratio(expr)})"
-
-
-class _ScalarPrinter(_SingleDivision, PythonCodePrinter):
+class _ScalarPrinter(SingleDivision, PythonCodePrinter):
     """Python ``math`` source for the scalar path."""
 
     _floor_function, _ceiling_function = "math.floor", "math.ceil"
@@ -142,7 +88,7 @@ class _ExactPrinter(PythonCodePrinter):
         raise TypeError(f"exact evaluation refuses a float constant ({expr}); use sympy.Rational")
 
 
-class _VectorPrinter(_SingleDivision, NumPyPrinter):
+class _VectorPrinter(SingleDivision, NumPyPrinter):
     """NumPy source where Max/Min broadcast element-wise (NumPyPrinter's amax needs equal shapes)."""
 
     _floor_function, _ceiling_function = "numpy.floor", "numpy.ceil"
@@ -160,7 +106,7 @@ class _VectorPrinter(_SingleDivision, NumPyPrinter):
         return code
 
 
-class _NumExprPrinter(_SingleDivision, PythonCodePrinter):
+class _NumExprPrinter(SingleDivision, PythonCodePrinter):
     """A NumExpr expression string: every number a float (NumExpr's integers are 32/64-bit and would overflow)."""
 
     _floor_function, _ceiling_function = "floor", "ceil"
@@ -222,14 +168,14 @@ def _numexpr_function(expr: sp.Expr):
     import numpy
 
     printer = _NumExprPrinter()
-    replacements, (reduced,) = sp.cse(_for_floats(expr), symbols=sp.numbered_symbols("_cse"))
+    replacements, (reduced,) = sp.cse(for_floats(expr), symbols=sp.numbered_symbols("_cse"))
     steps = [(str(name), printer.doprint(value)) for name, value in replacements]
     final = printer.doprint(reduced)
     source = "; ".join(f"{name} = {code}" for name, code in steps + [("result", final)])
-    used = [i for i, name in enumerate(_ARG_IDENTIFIERS) if name in source]
+    used = [i for i, name in enumerate(ARG_IDENTIFIERS) if name in source]
 
     def evaluate(*args):
-        local = {_ARG_IDENTIFIERS[i]: numpy.asarray(args[i], dtype=numpy.float64) for i in used}
+        local = {ARG_IDENTIFIERS[i]: numpy.asarray(args[i], dtype=numpy.float64) for i in used}
         for name, code in steps:
             local[name] = numexpr.evaluate(code, local_dict=local, optimization="none")
         # optimization="none": NumExpr's other levels turn x / q into x * (1 / q), which breaks exact division.
@@ -241,20 +187,20 @@ def _numexpr_function(expr: sp.Expr):
 
 class _NamedExactPrinter(_ExactPrinter):
     """The exact printer, printing each symbol as the generated code's argument name directly: renaming the
-    expression first (``_with_identifiers``' rebuild) re-evaluates every Max, Min and floor of large stage sums,
+    expression first (``with_identifiers``' rebuild) re-evaluates every Max, Min and floor of large stage sums,
     which costs seconds per configuration."""
 
     def _print_Symbol(self, expr):
         return _IDENTIFIER.get(expr, super()._print_Symbol(expr))
 
 
-_IDENTIFIER = dict(zip(ARG_ORDER, _ARG_IDENTIFIERS))
+_IDENTIFIER = dict(zip(ARG_ORDER, ARG_IDENTIFIERS))
 
 
 def exact_source(expr: sp.Expr) -> str:
     """The Python source of the exact function of ``expr`` (used by the on-disk cache)."""
     body = _NamedExactPrinter({"fully_qualified_modules": False}).doprint(sp.sympify(expr))
-    return f"lambda {', '.join(_ARG_IDENTIFIERS)}: {body}"
+    return f"lambda {', '.join(ARG_IDENTIFIERS)}: {body}"
 
 
 @lru_cache(maxsize=None)
@@ -284,7 +230,7 @@ def numpy_function(expr: sp.Expr):
     arrays cannot overflow int64."""
     import numpy
 
-    function = sp.lambdify(_RENAME.values(), _for_floats(expr), modules="numpy", printer=_VectorPrinter, cse=True)
+    function = sp.lambdify(RENAMED_ARGS.values(), for_floats(expr), modules="numpy", printer=_VectorPrinter, cse=True)
 
     def evaluate(*args):
         return function(*(numpy.asarray(a, dtype=numpy.float64) for a in args))
@@ -299,7 +245,7 @@ def numpy_functions(exprs: tuple):
     all ``ARG_ORDER`` arguments returning one float64 array per expression. Arguments are cast to float64 first."""
     import numpy
 
-    function = sp.lambdify(_RENAME.values(), [_for_floats(e) for e in exprs], modules="numpy", printer=_VectorPrinter,
+    function = sp.lambdify(RENAMED_ARGS.values(), [for_floats(e) for e in exprs], modules="numpy", printer=_VectorPrinter,
                            cse=True)
 
     def evaluate(*args):
@@ -313,15 +259,17 @@ def grid_function(expr_or_outputs, fast: bool = True):
     to them (a dict), all outputs with one common-subexpression elimination: a numba-compiled loop near the memory
     floor when ``fast`` and numba (extra ``fast``) is installed, else ``numpy_functions``. Its ``backend`` attribute
     (``"numba"`` / ``"numpy"``) and ``compiled`` flag say which; both are exact below 2**53 (``symbolic.core.evaluate.numba_loop``)."""
-    from symbolic.core.evaluate.numba_loop import grid_function as build
-
-    return build(expr_or_outputs, fast)
+    names, single, exprs = grid_outputs(expr_or_outputs)
+    compiled = compiled_grid(exprs) if fast else None
+    if compiled is not None:
+        return GridFunction(compiled, "numba", names, single)
+    return GridFunction(numpy_functions(exprs), "numpy", names, single)
 
 
 @lru_cache(maxsize=None)
 def scalar_function(expr: sp.Expr):
     """A function of all ``ARG_ORDER`` arguments over Python floats, through the ``math`` module."""
-    return sp.lambdify(_RENAME.values(), _for_floats(expr), modules="math",
+    return sp.lambdify(RENAMED_ARGS.values(), for_floats(expr), modules="math",
                        printer=_ScalarPrinter({"fully_qualified_modules": False}), cse=True)
 
 

@@ -148,6 +148,11 @@ def as_integer(value):
     return value
 
 
+def ceil_int(value) -> int:
+    """An exact result as an int (a fractional byte count rounds up)."""
+    return int(value) if getattr(value, "denominator", 1) == 1 else -(-value.numerator // value.denominator)
+
+
 def positional(arg_names: Sequence[str], values: Mapping[str, object]) -> list:
     """Arguments in ``arg_names`` order; names the caller does not give are 1 (absent from the expression)."""
     return [values.get(name, 1) for name in arg_names]

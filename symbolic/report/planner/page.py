@@ -223,7 +223,7 @@ function estimate(params){
   const args=DATA.arg_names.map((n)=>$q(values[n]??1n));
   const raw=FUNCTIONS[point.function](...args);
   const out={};
-  DATA.functions[point.function].forEach((name,i)=>{out[name]=$C(raw[i])[0];}); // estimate._ceil_int
+  DATA.functions[point.function].forEach((name,i)=>{out[name]=$C(raw[i])[0];}); // runtime.ceil_int
   // estimate.shape
   const pick=(prefix)=>Object.fromEntries(Object.keys(out).filter((k)=>k.startsWith(prefix)).map((k)=>[k.slice(prefix.length),out[k]]));
   const stages=pick("stage:");

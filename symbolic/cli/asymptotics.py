@@ -1,16 +1,17 @@
 """``python -m symbolic asymptotics MODEL``: leading term of the peak and the crossovers, along H = W = s."""
 from __future__ import annotations
 
-from symbolic.cli.arguments import print_json
-from symbolic.cli.config_arguments import add_config_arguments, config_kwargs, with_flag_names
+from symbolic.cli.arguments import CONFIG_FLAGS, add_flags, api_kwargs, print_json, with_flag_names
 from symbolic.core.checks import positive_int
 
 NAME = "asymptotics"
+#: The flags whose values configure the pipeline (batch and guidance go to the study itself).
+CONFIGURATION = tuple(n for n in CONFIG_FLAGS if n not in ("batch", "guidance_scale", "json"))
 HELP = "leading-order term of the peak as H = W = s grows, and the sizes where terms cross"
 
 
 def add_arguments(parser) -> None:
-    add_config_arguments(parser)
+    add_flags(parser, CONFIG_FLAGS)
     parser.add_argument("--all-backends", action="store_true",
                         help="also the leading term for each attention kernel (sdpa, classic, math, slicing)")
 
@@ -26,7 +27,7 @@ def _describe(name: str, crossing: dict) -> str:
 def run(args) -> int:
     from symbolic.analysis.asymptotics import analyse, kernel_configs
 
-    kwargs = config_kwargs(args)
+    kwargs = api_kwargs(args, CONFIGURATION)
     common = {"num_images_per_prompt": positive_int(args.batch, "--batch"), "guidance_scale": args.guidance_scale}
     result = with_flag_names(lambda: analyse(**common, **kwargs))
     if args.all_backends:

@@ -1,24 +1,20 @@
 """``python -m symbolic fit MODEL --gpu-memory 24GiB``: the largest square size and batches that fit a GPU."""
 from __future__ import annotations
 
-from symbolic.cli.arguments import print_json
-from symbolic.cli.config_arguments import add_config_arguments, config_kwargs, with_flag_names
+from symbolic.cli.arguments import CONFIG_FLAGS, add_flags, api_kwargs, print_json, with_flag_names
 from symbolic.core.units import format_bytes, parse_size
 from symbolic.core.checks import positive_int
 
 NAME = "fit"
+#: The flags whose values configure the pipeline (batch and guidance go to the study itself).
+CONFIGURATION = tuple(n for n in CONFIG_FLAGS if n not in ("batch", "guidance_scale", "json"))
 HELP = "largest square size (multiple of the model's size step) and largest batch per size that fit a GPU's memory"
 
 
 def add_arguments(parser) -> None:
-    add_config_arguments(parser)
-    parser.add_argument("--gpu-memory", required=True, metavar="SIZE", help="e.g. 24GiB, 12GB, 8589934592")
-    parser.add_argument("--criterion", default="minimum", choices=("minimum", "nvidia-smi", "reserved", "allocated"),
-                        help="what must fit: the minimum GPU memory the call completes in (default), nvidia-smi "
-                             "bytes (reserved + CUDA context), reserved, allocated")
-    for action in parser._actions:  # --batch is the batch the largest square size is searched at
-        if "--batch" in action.option_strings:
-            action.help = "images per prompt for the largest square size (default 1)"
+    add_flags(parser, (*CONFIG_FLAGS, "gpu_memory", "criterion"),
+              batch={"help": "images per prompt for the largest square size (default 1)"},
+              gpu_memory={"required": True, "help": "e.g. 24GiB, 12GB, 8589934592"})
 
 
 def run(args) -> int:
@@ -26,7 +22,7 @@ def run(args) -> int:
 
     budget = check_budget(parse_size(args.gpu_memory, argument="--gpu-memory"), "--gpu-memory")
     batch = positive_int(args.batch, "--batch")
-    kwargs = config_kwargs(args)
+    kwargs = api_kwargs(args, CONFIGURATION)
     result = with_flag_names(lambda: plan(budget, args.criterion, num_images_per_prompt=batch,
                                           guidance_scale=args.guidance_scale, **kwargs))
     if args.json:

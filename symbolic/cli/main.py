@@ -9,16 +9,17 @@ import argparse
 import importlib
 import sys
 
-#: Command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = (
-    "symbolic.cli.estimate",
-    "symbolic.cli.models",
-    "symbolic.cli.validate",
-    "symbolic.cli.asymptotics",
-    "symbolic.cli.fit",
-    "symbolic.cli.video_latent",
-    "symbolic.cli.report",
-)
+#: Command names -> their modules, in the order ``--help`` lists them (each module's ``NAME`` is its key). A call
+#: imports its own command's module only; ``--help`` and a mistyped command import them all.
+COMMANDS = {
+    "estimate": "symbolic.cli.estimate",
+    "models": "symbolic.cli.models",
+    "validate": "symbolic.cli.validate",
+    "asymptotics": "symbolic.cli.asymptotics",
+    "fit": "symbolic.cli.fit",
+    "video-latent": "symbolic.cli.video_latent",
+    "report": "symbolic.cli.report",
+}
 
 USAGE_ERROR = 2
 
@@ -32,8 +33,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _available_commands():
-    for name in COMMAND_MODULES:
+def _available_commands(names=None):
+    for name in (COMMANDS[n] for n in (names or COMMANDS)):
         try:
             yield importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -41,13 +42,14 @@ def _available_commands():
                 raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands_needed: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``commands_needed`` (default: every command)."""
     parser = _Parser(
         prog="python -m symbolic",
         description="Closed-form GPU-memory equations for diffusion models (bytes; MiB = 2**20, GiB = 2**30).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _available_commands():
+    for module in _available_commands(commands_needed):
         sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser((argv[0],) if argv and argv[0] in COMMANDS else None)
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "_run", None):

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from symbolic.pipelines.catalog import CATALOG
-from symbolic.pipelines.api import estimate
+from symbolic.core.checks import RuleKind
+from symbolic.pipelines.api import SIZE_RULES, estimate
 from symbolic.report.planner import write_planner
 from symbolic.core.units import parse_size
 from symbolic.core.checks import parse_int
@@ -94,7 +95,7 @@ def _random_points(rng: random.Random, data: dict) -> list[dict]:
             offered = facts["tasks"][task]["points"]
             dtype = rng.choice([""] + [d for d in data["dtypes"] if f"{d}|" in offered])
             switch = rng.choice([""] + [s for s in data["switches"] if f"{dtype}|{s}" in offered])
-            multiple = facts["tasks"][task]["multiple"]
+            multiple = facts["tasks"][task]["size_facts"]["min_size"]
             point = {"model": model, "task": task}
             huge = i == 0  # past 2**53 bytes: BigInt on the page, int in Python
             if huge or rng.random() < 0.8:
@@ -119,7 +120,7 @@ def _refused_points(rng: random.Random, data: dict) -> list[dict]:
     points = []
     for model, facts in data["models"].items():
         task = next(iter(facts["tasks"]))
-        multiple = facts["tasks"][task]["multiple"]
+        multiple = facts["tasks"][task]["size_facts"]["size_multiple"]
         offered = facts["tasks"][task]["points"]
         if multiple > 1:
             points.append({"model": model, "height": str(multiple * rng.randint(1, 64) + 1)})
@@ -151,6 +152,44 @@ def test_page_matches_the_api_on_random_points(page, tmp_path):
         with pytest.raises(ValueError):
             _api(point)
         assert set(got) == {"error"} and got["error"], f"seed {SEED}: page did not refuse {point}: {got}"
+
+
+def _rule_points(data: dict) -> list[dict]:
+    """For every model and task of the page and every rule of ``api.SIZE_RULES``: a point just inside and one just
+    outside the rule (the sub-pixel img2img size included), the other size at its default."""
+    points = []
+    for model, facts in data["models"].items():
+        for task, offered in facts["tasks"].items():
+            bounds = offered["size_facts"]
+            for rule in SIZE_RULES:
+                bound = bounds[rule.bound]
+                if rule.kind is RuleKind.AT_LEAST:
+                    values = [bound, bound - 1, 1]
+                else:
+                    values = [bound * 3, bound * 3 + 1]
+                for value in values:
+                    if value >= 1:
+                        points.append({"model": model, "task": task, rule.argument: str(value)})
+    return points
+
+
+def test_every_size_rule_answers_as_the_api_does(page, tmp_path):
+    """Each rule of the one table, in the API and on the page, on the same inputs: the same refusal, word for word,
+    or the same numbers (``planner.html?model=sd15&task=img2img&height=4`` was answered with an empty latent)."""
+    points = _rule_points(_data(page))
+    assert any(p.get("task") == "img2img" and p.get("height") == "4" for p in points)
+    query = "?points=" + urllib.parse.quote(json.dumps(points))
+    results = json.loads(_element(_dump(page, query, tmp_path / "profile"), "result"))
+    refused = 0
+    for point, got in zip(points, results, strict=True):
+        try:
+            want = _api(point)
+        except ValueError as exc:
+            refused += 1
+            assert got == {"error": str(exc)}, f"page and API differ at {point}"
+        else:
+            assert got == want, f"page and API differ at {point}"
+    assert refused >= len(points) // 3
 
 
 def test_the_page_offers_a_switch_exactly_where_the_api_accepts_it(page):

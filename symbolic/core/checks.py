@@ -1,9 +1,19 @@
-"""Argument checks shared by the API and the CLI: one rule, one message naming the argument."""
+"""Argument checks shared by the API and the CLI: one rule, one message naming the argument.
+
+Per-point rules that depend on a configuration (a size at least one latent pixel, a multiple of the pipeline's
+step) are data (``PointRule``), written once and evaluated three ways: one point in Python (``check_point``, the
+API), many points over arrays (``failing_points``, ``validate``'s column path) and in the planner page's JavaScript
+(``javascript_checks``, generated from the same table).
+"""
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
 
 
 #: Largest count (size, batch, frames, tokens, devices) the CLI takes, and the APIs that compute in floats should
@@ -117,3 +127,75 @@ def renamed(call, flags: dict):
         if sep and argument in flags:
             raise ValueError(f"{flags[argument]}: {rest}") from None
         raise
+
+
+# --- per-point rules as data ----------------------------------------------------------------------------------------
+
+class RuleKind(str, Enum):
+    """What a ``PointRule`` asks of a value, against a bound from the configuration's facts."""
+
+    #: value >= bound
+    AT_LEAST = "at_least"
+    #: value % bound == 0
+    MULTIPLE_OF = "multiple_of"
+
+
+@dataclass(frozen=True)
+class PointRule:
+    """One rule on one argument of a point (an integer already known to be >= 1): ``kind`` against the fact named
+    ``bound``; ``message`` a ``str.format`` template over ``argument``, ``value`` and the facts' names."""
+
+    argument: str
+    kind: RuleKind
+    bound: str
+    message: str
+
+    def holds(self, value, facts: Mapping):
+        """True where the rule holds (works on ints and on NumPy arrays alike)."""
+        bound = facts[self.bound]
+        return value >= bound if self.kind is RuleKind.AT_LEAST else value % bound == 0
+
+    def refusal(self, value, facts: Mapping) -> ValueError:
+        return ValueError(self.message.format(argument=self.argument, value=value, **facts))
+
+
+def check_point(rules: Sequence[PointRule], facts: Mapping, values: Mapping) -> None:
+    """Raise the first failing rule's ``ValueError`` (rules in table order)."""
+    for rule in rules:
+        if not rule.holds(values[rule.argument], facts):
+            raise rule.refusal(values[rule.argument], facts)
+
+
+def failing_points(rules: Sequence[PointRule], facts: Mapping, columns: Mapping):
+    """A boolean array: the points (``columns[argument]``, arrays of one length) some rule refuses."""
+    failing = None
+    for rule in rules:
+        bad = ~rule.holds(columns[rule.argument], facts)
+        failing = bad if failing is None else failing | bad
+    return failing
+
+
+_TEMPLATE_FIELD = re.compile(r"\{([a-z_]+)\}")
+
+
+def javascript_checks(rules: Sequence[PointRule]) -> str:
+    """The rules as one JavaScript function ``checkPoint(facts, values, refuse)`` over BigInt values: the same
+    conditions, in the same order, with the same messages (``facts`` and ``values`` keyed as in Python)."""
+    lines = ["function checkPoint(facts,values,refuse){"]
+    for rule in rules:
+        value = f"values[{json.dumps(rule.argument)}]"
+        bound = f"BigInt(facts[{json.dumps(rule.bound)}])"
+        holds = f"{value}>={bound}" if rule.kind is RuleKind.AT_LEAST else f"{value}%{bound}===0n"
+
+        def field(match):
+            name = match.group(1)
+            if name == "argument":
+                return rule.argument
+            if name == "value":
+                return "${" + value + "}"
+            return "${facts[" + json.dumps(name) + "]}"
+
+        text = rule.message.replace("\\", "\\\\").replace("`", "\\`").replace("$", "\\$")
+        lines.append(f"  if(!({holds}))refuse(`{_TEMPLATE_FIELD.sub(field, text)}`);")
+    lines.append("}")
+    return "\n".join(lines)

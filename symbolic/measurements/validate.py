@@ -275,13 +275,14 @@ def _group_values(config, columns: Mapping[str, list], arrays, rows):
     ``values_of`` itself runs on the group's first row (the configuration-wide checks and the constants P and b), on
     its first row without frames (the pipeline's default frames) and on every row the array tests below flag. Those
     tests are ``values_of``'s per-row rules (counts from 1 to ``MAX_COUNT``, guidance finite and >= 0, frames only
-    for videos, sizes at least the pipeline's ``multiple`` and, for txt2img, multiples of it): a row they pass, ``values_of`` passes, and
+    for videos, and ``SIZE_RULES``, the API's own table): a row they pass, ``values_of`` passes, and
     every refusal carries ``values_of``'s own message. ``tests/test_validate_bulk.py`` holds the two paths to the
     same answers on random rows, good and bad. Where the arrays are missing or ``values_of`` returns a symbol this
     function does not know, every row goes through ``values_of``."""
     import numpy as np
 
-    from symbolic.core.checks import guidance_copies
+    from symbolic.core.checks import failing_points, guidance_copies
+    from symbolic.pipelines.api import SIZE_RULES, size_facts
 
     checked = [int(rows[0])]
     if arrays is not None:
@@ -300,9 +301,7 @@ def _group_values(config, columns: Mapping[str, list], arrays, rows):
                 checked.append(int(rows[defaulted[0]]))
         else:
             bad |= take["has_frames"]
-        multiple = spec.multiple if config.task == "txt2img" else 1
-        bad |= (take["height"] % multiple != 0) | (take["width"] % multiple != 0)
-        bad |= (take["height"] < spec.multiple) | (take["width"] < spec.multiple)  # below one latent pixel
+        bad |= failing_points(SIZE_RULES, size_facts(config), take)
         checked.extend(rows[np.flatnonzero(bad)].tolist())
     else:
         checked = rows.tolist()

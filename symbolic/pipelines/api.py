@@ -14,7 +14,7 @@ from symbolic.core.dtypes import canonical_dtype
 from symbolic.core.evaluate.runtime import ceil_int, compile_exact, positional
 from symbolic.runtime.framework import Framework
 from symbolic.pipelines import catalog
-from symbolic.core.checks import MAX_COUNT, choice, guidance_copies, positive_int
+from symbolic.core.checks import MAX_COUNT, PointRule, RuleKind, check_point, choice, guidance_copies, positive_int
 
 #: Switches without arguments. Parametrised ones: ``group_offload:block_level:N[:stream]``,
 #: ``group_offload:leaf_level[:stream]``, ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (``symbolic.switches.offload``).
@@ -184,6 +184,26 @@ def pipeline_model(model: str, **config):
     return build(make_config(model, **config))
 
 
+#: The rules on a call's size, in the order they are checked: the API (``values_of``), ``validate``'s column path and
+#: the planner page (its JavaScript generated from this table) read them.
+SIZE_RULES = tuple(rule for argument in ("height", "width") for rule in (
+    # img2img rounds the init image down to multiples: below one multiple the latent would be empty.
+    PointRule(argument, RuleKind.AT_LEAST, "min_size",
+              "{argument}: {model} needs at least {min_size} pixels (one latent pixel after rounding), got {value}"),
+    PointRule(argument, RuleKind.MULTIPLE_OF, "size_multiple",
+              "{argument}: {model} needs a multiple of {size_multiple} ({pipeline}.check_inputs or the patch size), "
+              "got {value}"),
+))
+
+
+def size_facts(config) -> dict:
+    """The facts ``SIZE_RULES`` read for one configuration (JSON-ready: the planner page embeds them)."""
+    spec = config.spec
+    # txt2img: check_inputs' multiple; img2img resizes the init image down to multiples itself.
+    return {"model": config.source.name, "pipeline": spec.class_name, "min_size": spec.multiple,
+            "size_multiple": spec.multiple if config.task == "txt2img" else 1}
+
+
 #: CLIP's context: the prompt length diffusers truncates to, and the default of ``prompt_tokens``.
 CLIP_TOKENS = 77
 
@@ -207,14 +227,7 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices,
     entry = compiled(config)[0]
     height = entry["default_size"][0] if height is None else height
     width = entry["default_size"][1] if width is None else width
-    m = spec.multiple if config.task == "txt2img" else 1  # img2img resizes the init image down to multiples
-    for name, value in (("height", height), ("width", width)):
-        if value < spec.multiple:  # img2img rounds down: below one multiple the latent would be empty
-            raise ValueError(f"{name}: {config.source.name} needs at least {spec.multiple} pixels (one latent "
-                             f"pixel after rounding), got {value}")
-        if value % m:
-            raise ValueError(f"{name}: {config.source.name} needs a multiple of {m} ({spec.class_name}.check_inputs "
-                             f"or the patch size), got {value}")
+    check_point(SIZE_RULES, size_facts(config), {"height": height, "width": width})
     if config.parallel == "ulysses" and entry["heads"] % devices:
         raise ValueError(f"devices: Ulysses splits the {entry['heads']} attention heads of {config.source.name}; "
                          f"{devices} does not divide them")

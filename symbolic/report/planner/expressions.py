@@ -90,7 +90,7 @@ def planner_data(models: tuple[str, ...] | None = None) -> dict:
                                           "outputs": list(outputs)})
                     points[point_key(dtype, switch)] = {"function": index_of[key], "dtype": config.denoiser_dtype,
                                                         "b": config.b_value}
-            tasks[task] = {"multiple": spec.multiple if task == "txt2img" else 1, "points": points}
+            tasks[task] = {"size_facts": api.size_facts(api.make_config(model, task=task)), "points": points}
         height, width = default_size(base)
         facts[model] = {
             "hub_id": entry.hub_id, "name": base.source.name, "pipeline": spec.class_name, "video": spec.video,

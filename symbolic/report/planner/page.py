@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from symbolic.core.checks import javascript_checks
 from symbolic.core.evaluate.cache import load_or_build
+from symbolic.pipelines.api import SIZE_RULES
 from symbolic.report.planner.javascript import RUNTIME
 from symbolic.core.symbols import ARG_NAMES
 from symbolic.core.units import MAX_SIZE_TEXT, SIZE_PATTERN, SIZE_UNITS, GiB
@@ -51,6 +53,7 @@ def render(data: dict) -> str:
     facts = dict(data, functions=[f["outputs"] for f in data["functions"]], arg_names=list(ARG_NAMES),
                  size_pattern=SIZE_PATTERN.pattern, max_size_text=MAX_SIZE_TEXT, units=SIZE_UNITS, gib=GiB, cli_only=CLI_ONLY)
     return (_TEMPLATE.replace("/*RUNTIME*/", RUNTIME.strip())
+            .replace("/*CHECKS*/", javascript_checks(SIZE_RULES))
             .replace("/*FUNCTIONS*/", functions)
             .replace("/*DATA*/", _script_json(facts)))
 
@@ -129,6 +132,7 @@ several GPUs: <code>python -m symbolic estimate</code>. URL parameters use the C
 <script>
 "use strict";
 /*RUNTIME*/
+/*CHECKS*/
 const FUNCTIONS=[
 /*FUNCTIONS*/
 ];
@@ -213,9 +217,7 @@ function estimate(params){
   else if(params.frames!==undefined)refuse(`frames: ${id} makes images; leave frames out`);
   const height=params.height===undefined?BigInt(model.default_height):count(single(params,"height"),"height");
   const width=params.width===undefined?BigInt(model.default_width):count(single(params,"width"),"width");
-  const multiple=BigInt(model.tasks[task].multiple);
-  for(const [name,v] of [["height",height],["width",width]])
-    if(v%multiple)refuse(`${name}: ${id} needs a multiple of ${multiple}, got ${v}`);
+  checkPoint(model.tasks[task].size_facts,{height,width},refuse); // api.SIZE_RULES, generated
   const gpu=params.gpu_memory===undefined?undefined:size(single(params,"gpu_memory"),"gpu_memory");
   // estimate.values_of; symbols a pipeline does not use are 1 (exact_runtime.positional)
   const values={H:height,W:width,B:batch,P:1n,G:BigInt(model.guidance_copies),b:BigInt(point.b)};

@@ -1,6 +1,6 @@
 """Print the README's "Published figures" table: every published memory figure beside our estimate under its
 settings (``symbolic.measurements.published.markdown_table``). ``--readme`` writes it between the README's
-``published-table`` markers instead; ``tests/pipelines/test_published.py`` checks that the README holds exactly this
+``published-table`` markers instead; ``tests/measurements/test_published.py`` checks that the README holds exactly this
 output."""
 from __future__ import annotations
 

@@ -4,15 +4,9 @@ re-recorded with ``SYMBOLIC_UPDATE_GOLDEN=1`` (or ``python tests/recording/grid.
 commit as a changed golden file."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import grid
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "recording"))
-import grid  # noqa: E402
-
-from golden_util import isolated_cache, updating  # noqa: E402,F401
+from helpers import updating
 
 
 def test_recorded_grid_is_byte_identical():

@@ -32,12 +32,12 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from symbolic.switches.switch import MEMORY_OPTIONS, SEARCHED_SWITCHES, parse_switch
+
 #: Combinations evaluated at most per search.
 MAX_TRIALS = 40
 #: Switches per combination at most.
 MAX_SWITCHES = 3
-OFFLOAD_MODES = ("model_cpu_offload", "group_offload:block_level:1:stream", "group_offload:leaf_level:stream",
-                 "sequential_cpu_offload")
 COSTS = {"vae_slicing": 1, "vae_tiling": 2, "no_safety_checker": 2, "default_sdpa": 3, "fp16": 3, "bf16": 3,
          "attention_slicing": 4, "text_encoder_cpu": 5, "model_cpu_offload": 6, "layerwise_casting:fp8_e4m3": 7,
          "no_text_encoder_3": 7,
@@ -47,10 +47,14 @@ QUANTIZE_COST = 9
 
 
 @dataclass(frozen=True)
-class Switch:
+class Candidate:
+    """A change the search may make to a call: a memory option, a quantized component, a kernel or dtype."""
+
     name: str
     cost: int
     apply: Callable[[dict], dict]
+    #: It moves weights between CPU and GPU (a combination holds one such switch at most).
+    offloads: bool = False
 
 
 def cost_of(name: str) -> int:
@@ -70,18 +74,18 @@ def with_quantized(role: str, scheme: str) -> Callable[[dict], dict]:
     return apply
 
 
-def combinations(switches: list[Switch]):
+def combinations(switches: list[Candidate]):
     """Switch sets of up to MAX_SWITCHES, at most one offload mode each, by total cost then size."""
     found = []
     for size in range(1, MAX_SWITCHES + 1):
         for combo in itertools.combinations(switches, size):
-            if sum(s.name in OFFLOAD_MODES for s in combo) > 1:
+            if sum(s.offloads for s in combo) > 1:
                 continue
             found.append(combo)
     return sorted(found, key=lambda c: (sum(s.cost for s in c), len(c), [s.name for s in c]))
 
 
-def search(estimate: Callable[..., dict], kwargs: dict, switches: list[Switch], budget: int,
+def search(estimate: Callable[..., dict], kwargs: dict, switches: list[Candidate], budget: int,
            limit: int = 5) -> dict:
     """The cheapest switch sets under which ``estimate(**kwargs)``'s ``min_gpu_memory_bytes`` fits ``budget``; a set
     is skipped when a cheaper subset of it already fits. Returns ``{"fits": [...], "tried": n, "complete": bool}``."""
@@ -113,7 +117,7 @@ def search(estimate: Callable[..., dict], kwargs: dict, switches: list[Switch], 
     return {"fits": fits, "tried": tried, "complete": True}
 
 
-def pipeline_switches(model: str, kwargs: dict) -> list[Switch]:
+def pipeline_switches(model: str, kwargs: dict) -> list[Candidate]:
     """The switches a pipeline offers (``make_config`` refuses the others): its memory options, the offload modes,
     fp8 storage of the denoiser, 4-bit weights for the denoiser and the largest text encoder, and, where the call
     asks for more than the pipeline needs: no safety checker, the default SDPA kernel instead of classic / math
@@ -121,7 +125,7 @@ def pipeline_switches(model: str, kwargs: dict) -> list[Switch]:
     from symbolic.switches import quantization
     from symbolic.components import class_name_of
     from symbolic.pipelines import catalog
-    from symbolic.pipelines.api import MEMORY_OPTIONS, SEARCHED_SWITCHES, make_config
+    from symbolic.pipelines.api import make_config
 
     source = catalog.load(model.strip())
     fixed = {k: kwargs.get(k) for k in ("task", "attention")}
@@ -133,7 +137,7 @@ def pipeline_switches(model: str, kwargs: dict) -> list[Switch]:
             return False
         return True
 
-    switches = [Switch(o, COSTS[o], with_option(o)) for o in MEMORY_OPTIONS + SEARCHED_SWITCHES
+    switches = [Candidate(o, COSTS[o], with_option(o), parse_switch(o).offloads) for o in MEMORY_OPTIONS + SEARCHED_SWITCHES
                 if o in COSTS and offered(memory_options=(o,))]
     from symbolic.pipelines.model import component
 
@@ -141,14 +145,14 @@ def pipeline_switches(model: str, kwargs: dict) -> list[Switch]:
     largest_text = max(texts, key=lambda role: sum(t.numel for t in component(source, role).tensors), default=None)
     for role in (source.spec.denoiser, largest_text):
         if role and quantization.applies(class_name_of(source.config(role)), "bnb_nf4"):
-            switches.append(Switch(f"quantize:{role}=bnb_nf4", QUANTIZE_COST, with_quantized(role, "bnb_nf4")))
+            switches.append(Candidate(f"quantize:{role}=bnb_nf4", QUANTIZE_COST, with_quantized(role, "bnb_nf4")))
     if kwargs.get("safety_checker", True) and "safety_checker" in source.roles:
-        switches.append(Switch("no_safety_checker", COSTS["no_safety_checker"],
+        switches.append(Candidate("no_safety_checker", COSTS["no_safety_checker"],
                                lambda kw: dict(kw, safety_checker=False)))
     if kwargs.get("attention") == "classic" or kwargs.get("attention_backend") == "math":
-        switches.append(Switch("default_sdpa", COSTS["default_sdpa"],
+        switches.append(Candidate("default_sdpa", COSTS["default_sdpa"],
                                lambda kw: dict(kw, attention="sdpa", attention_backend="default")))
     half = source.dtype if source.dtype in ("fp16", "bf16") else "fp16"
     if kwargs.get("dtype") == "fp32":
-        switches.append(Switch(half, COSTS[half], lambda kw: dict(kw, dtype=half)))
+        switches.append(Candidate(half, COSTS[half], lambda kw: dict(kw, dtype=half)))
     return sorted(switches, key=lambda s: (s.cost, s.name))

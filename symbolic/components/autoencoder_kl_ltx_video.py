@@ -23,12 +23,12 @@ from typing import ClassVar
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import Tensor, linear, norm
 from symbolic.components.video_vae import DecodeShape, tiles_extent
 from symbolic.components.video_transformer import conv3d
 from symbolic.components import register
-from symbolic.runtime.kernels import FP32_BYTES
 
 #: ``LTXVideoCausalConv3d(kernel_size=3)``: every 3x3x3 conv of the VAE.
 KERNEL = 3
@@ -284,7 +284,7 @@ class LTXVideoVAE:
         blocks = self.up_blocks
         ups = sum(blk.upsample for blk in blocks)
         last = blocks[-1]
-        up = 1 if b_value < FP32_BYTES else 0
+        up = 1 if b_value < FP32 else 0
         F = STRIDE ** ups * (t - 1) + 1                   # frames at the top: each upsampler maps f -> 2f - 1
         S = (STRIDE ** 2) ** ups * h * w                  # pixels per frame at the top
         C = last.c_out
@@ -297,7 +297,7 @@ class LTXVideoVAE:
             r0_in = e if last.conv_in else 0              # else resnet 0's input is the block input itself
         held = B * last.c_in * F_in * S_in                # the up block's input, held by the decoder loop
         moments = {
-            "up_norm": b * (held + r0_in + e) + FP32_BYTES * (1 + up) * e,
+            "up_norm": b * (held + r0_in + e) + FP32 * (1 + up) * e,
             "up_conv": b * (held + r0_in + B * C * S * (3 * F + 2 * PAD_FRAMES)),
         }
         if last.upsample:

@@ -7,12 +7,11 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import INT64
 from symbolic.components.layers.tensors import EncoderConfig, Tensor, conv2d, linear, norm
 from symbolic.components import register
 from symbolic.runtime.kernels import math_sdpa
 
-#: Bytes of an int64 token id.
-INT64_BYTES = 8
 
 
 def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
@@ -49,7 +48,7 @@ class CLIPText(EncoderConfig):
         """One forward on ``batch`` prompts of ``tokens`` (77, padded) tokens: the embeddings' int64 ids and the
         causal mask, then the larger of the MLP moment (fc1 / gelu / fc2 outputs beside the residual stream) and the
         attention moment (q, k, v, output and residuals), per prompt, as measured for SD 1.5's text encoder."""
-        inputs = batch * tokens * INT64_BYTES + tokens**2 * b
+        inputs = batch * tokens * INT64 + tokens**2 * b
         mlp = batch * tokens * (2 * self.hidden + 3 * self.intermediate) * b
         attention = 6 * batch * tokens * self.hidden * b
         if backend == "math":

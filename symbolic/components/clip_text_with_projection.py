@@ -17,10 +17,10 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.clip_text import CLIPText
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components import register
-FP32 = 4
 #: aten ``_scaled_dot_product_attention_math`` on CLIP's q, k, v (transposed views of the projections, not contiguous),
 #: measured on the meta trace at the Q K^T ``bmm``: float32 copies of q, k, v (only for half inputs), the two
 #: ``sqrt(scale)``-scaled q and k^T, and the two contiguous copies ``bmm`` makes of them, each batch x heads x tokens x

@@ -30,12 +30,11 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components.video_transformer import StepShape, attention_core
 from symbolic.components import register
 
-#: Bytes of a float32 element (RoPE tables, ``apply_rotary_emb``'s upcast temporaries).
-FP32 = 4
 #: ``FluxTransformerBlock``: ``FeedForward(dim, dim_out=dim, activation_fn="gelu-approximate")`` (attention.py),
 #: default ``mult=4``.
 FF_MULT = 4

@@ -22,10 +22,11 @@ from typing import ClassVar
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
 from symbolic.components import register
-from symbolic.runtime.kernels import FP32_BYTES, MATH_SCORE_BYTES
+from symbolic.runtime.kernels import MATH_SCORE_BYTES
 
 #: ``FeedForward(dim, mult=4)`` (diffusers attention.py): inner width 4 x dim.
 FF_MULT = 4
@@ -177,7 +178,7 @@ class LTXVideoTransformer(AttentionDims):
     @staticmethod
     def _upcast(b: sp.Expr) -> sp.Expr:
         """1 when ``.float()`` / ``.to(float32)`` copies (16-bit activations), 0 for float32 (a no-op)."""
-        return sp.Piecewise((1, sp.sympify(b) < FP32_BYTES), (0, True))
+        return sp.Piecewise((1, sp.sympify(b) < FP32), (0, True))
 
     def moments(self, shape: StepShape) -> dict[str, sp.Expr]:
         """Live bytes at the candidate peaks of one forward (see ``moment_notes``); the largest is in a block, all
@@ -191,20 +192,20 @@ class LTXVideoTransformer(AttentionDims):
         ada = B * ADA_PARAMS * D * b         # the block's ``ada_values`` (scale_shift_table + temb), live throughout
         mask = B * H * Nt * b                # attn2's additive mask after ``prepare_attention_mask``
         text_kv = 2 * B * Nt * D * b
-        rms = (RMS_FP32_PRODUCTS + up) * nd * FP32_BYTES
+        rms = (RMS_FP32_PRODUCTS + up) * nd * FP32
         freqs = (D // ROPE_FREQ_DIVISOR) * ROPE_AXES
         self_core = attention_core(s, H, self.head_dim, N, N)
         if s.backend == "math":
             # _scaled_dot_product_attention_math on q (N) and k, v (N_t): float32 scores and softmax + bool mask,
             # float32 copies of q, k, v (16-bit inputs only) and the scaled q.
             cross_core = (MATH_SCORE_BYTES * B * H * N * Nt
-                          + FP32_BYTES * (nd * (1 + up) + 2 * B * Nt * D * up))
+                          + FP32 * (nd * (1 + up) + 2 * B * Nt * D * up))
         else:
-            cross_core = B * H * N * FP32_BYTES
+            cross_core = B * H * N * FP32
         out = {
-            "rope_tables": B * N * FP32_BYTES * (freqs + ROPE_PAIR * freqs),
+            "rope_tables": B * N * FP32 * (freqs + ROPE_PAIR * freqs),
             "self_qk_norm": 5 * nd * b + rms + ada,
-            "rotary": 6 * nd * b + ROTARY_FP32_TEMPS * nd * FP32_BYTES + ada,
+            "rotary": 6 * nd * b + ROTARY_FP32_TEMPS * nd * FP32 + ada,
             "attention": 6 * nd * b + self_core + ada if s.backend == "flash" else 5 * nd * b + self_core + ada,
             "cross_qk_norm": 5 * nd * b + text_kv + mask + rms + ada,
             "cross_attention": (6 if s.backend == "flash" else 5) * nd * b + text_kv + mask + cross_core + ada,
@@ -216,9 +217,9 @@ class LTXVideoTransformer(AttentionDims):
             # With batch > 1 the bmm also clones the permuted scaled q and k into (B x heads, N, head_dim) blocks
             # (aten matmul's reshape is no view then); with batch 1 the reshape is a view.
             batched = sp.Piecewise((1, B > 1), (0, True))
-            out["attention_scores"] = (5 * nd * b + ada + FP32_BYTES * (
+            out["attention_scores"] = (5 * nd * b + ada + FP32 * (
                 B * H * N * N + nd * (3 * up + 2 + 2 * batched)))
-            out["cross_attention_scores"] = (5 * nd * b + text_kv + mask + ada + FP32_BYTES * (
+            out["cross_attention_scores"] = (5 * nd * b + text_kv + mask + ada + FP32 * (
                 B * H * N * Nt + nd * (up + 1 + batched) + B * Nt * D * (2 * up + 1 + batched)))
         return out
 
@@ -228,5 +229,5 @@ class LTXVideoTransformer(AttentionDims):
         embedding ``temb`` (B x 6D) and ``embedded_timestep`` (B x D)."""
         s = self._shape(shape)
         B, b, D = s.batch, s.b, self.dim
-        return (2 * B * s.video_tokens * D * FP32_BYTES + B * s.text_tokens * D * b + B * s.text_tokens * b
+        return (2 * B * s.video_tokens * D * FP32 + B * s.text_tokens * D * b + B * s.text_tokens * b
                 + B * (ADA_PARAMS + 1) * D * b)

@@ -22,9 +22,10 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components import register
-from symbolic.runtime.kernels import FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES, MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES
+from symbolic.runtime.kernels import MATH_FP32_INPUT_QUERY_COPIES, MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES
 
 #: ``QwenImagePipeline.prompt_template_encode_start_idx``: the system-prompt tokens the pipeline drops from the
 #: hidden states (pipeline_qwenimage.py ``__init__``).
@@ -53,10 +54,10 @@ class Qwen2_5_VLText:
     #: Non-persistent buffers computed in float32 at init (absent from the checkpoint, so torch_dtype never reaches
     #: them).
     fixed_dtype_bytes = {
-        "model.visual.rotary_pos_emb.inv_freq": FP32_BYTES,
-        "model.visual.rotary_pos_emb.original_inv_freq": FP32_BYTES,
-        "model.language_model.rotary_emb.inv_freq": FP32_BYTES,
-        "model.language_model.rotary_emb.original_inv_freq": FP32_BYTES,
+        "model.visual.rotary_pos_emb.inv_freq": FP32,
+        "model.visual.rotary_pos_emb.original_inv_freq": FP32,
+        "model.language_model.rotary_emb.inv_freq": FP32,
+        "model.language_model.rotary_emb.original_inv_freq": FP32,
     }
 
     # -- config ------------------------------------------------------------------------------------------------------
@@ -190,13 +191,13 @@ class Qwen2_5_VLText:
         layer = (self.layers * H + 2 * H) * B * L * b + cache + ROPE_TABLES * B * L * hd * b
         q_elems = B * self.heads * L * hd
         if backend == "flash":
-            core = B * L * H * b + B * self.heads * L * FP32_BYTES
+            core = B * L * H * b + B * self.heads * L * FP32
         elif backend == "math":
-            upcast = sp.Piecewise((1, b < FP32_BYTES), (0, True))
-            q_copies = sp.Piecewise((MATH_FP32_QUERY_COPIES, b < FP32_BYTES),
+            upcast = sp.Piecewise((1, b < FP32), (0, True))
+            q_copies = sp.Piecewise((MATH_FP32_QUERY_COPIES, b < FP32),
                                     (MATH_FP32_INPUT_QUERY_COPIES + KV, True))
-            core = (MATH_SCORE_BYTES * B * self.heads * L * L + q_copies * q_elems * FP32_BYTES
-                    + upcast * KV * B * self.kv_heads * L * hd * FP32_BYTES + L * L * FP32_BYTES)
+            core = (MATH_SCORE_BYTES * B * self.heads * L * L + q_copies * q_elems * FP32
+                    + upcast * KV * B * self.kv_heads * L * hd * FP32 + L * L * FP32)
         else:
             raise ValueError(f"Qwen2_5_VLText: backend {backend!r} is not modelled (flash, math)")
         kept = L - PROMPT_DROP_IDX

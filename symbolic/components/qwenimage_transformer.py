@@ -22,12 +22,11 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import COMPLEX64
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
 from symbolic.components import register
 
-#: ``torch.complex64``: 8 bytes per element (two float32), the dtype of ``torch.polar`` in ``QwenEmbedRope.rope_params``.
-COMPLEX64_BYTES = 8
 #: ``QwenEmbedRope.__init__``: ``pos_index = torch.arange(4096)`` (and the negative index of the same length).
 ROPE_TABLE_ROWS = 4096
 #: ``QwenEmbedRope``: the positive and the negative table (``pos_freqs``, ``neg_freqs``), both copied to the device.
@@ -171,4 +170,4 @@ class QwenImageTransformer(AttentionDims):
         table is a view of ``pos_freqs``). Independent of the batch. The two tables and the cached grid table stay
         on the GPU after the denoising loop (lru caches on the module)."""
         pairs = self.rope_pairs
-        return (ROPE_TABLES * ROPE_TABLE_ROWS * pairs + 2 * s.video_tokens * pairs) * COMPLEX64_BYTES
+        return (ROPE_TABLES * ROPE_TABLE_ROWS * pairs + 2 * s.video_tokens * pairs) * COMPLEX64

@@ -24,11 +24,11 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, conv2d, linear
 from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
 from symbolic.components import register
 
-FP32 = 4
 #: ``FeedForward(dim, dim_out=dim, activation_fn="gelu-approximate")`` (attention.py): default ``mult=4``.
 FF_MULT = 4
 #: ``CombinedTimestepTextProjEmbeddings``: ``Timesteps(num_channels=256)`` feeds ``TimestepEmbedding(in_channels=256)``.

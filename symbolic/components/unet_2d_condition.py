@@ -35,11 +35,12 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.layers.resnet import resnet_block
 from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
 from symbolic.components.video_transformer import StepShape
 from symbolic.components import register
-from symbolic.runtime.kernels import (CLASSIC_SCORE_COPIES, FP32_BYTES, MATH_FP32_INPUT_QUERY_COPIES,
+from symbolic.runtime.kernels import (CLASSIC_SCORE_COPIES, MATH_FP32_INPUT_QUERY_COPIES,
                               MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES, classic_scores, math_sdpa)
 
 SOURCE = "diffusers models/unets/unet_2d_condition.py, unets/unet_2d_blocks.py, transformers/transformer_2d.py, " \
@@ -368,15 +369,15 @@ class UNet2DConditionModel:
         B, b = s.batch, s.b
         heads, d = self.heads_per_level[level], self.inner_dims[level]
         if s.backend == "flash":
-            return B * n_q * d * b + B * heads * n_q * FP32_BYTES  # output + float32 log-sum-exp
+            return B * n_q * d * b + B * heads * n_q * FP32  # output + float32 log-sum-exp
         if s.backend == "math":
             if self_attn:
                 return math_sdpa(B * heads * n_q * n_k, B * d * n_q, b)
             # float32 q, k, v and the scaled q: two query-sized and two key-sized copies
             q_copies = MATH_FP32_QUERY_COPIES - 2
-            copies = sp.Piecewise(((q_copies * n_q + 2 * n_k) * B * d, b < FP32_BYTES),
+            copies = sp.Piecewise(((q_copies * n_q + 2 * n_k) * B * d, b < FP32),
                                   (MATH_FP32_INPUT_QUERY_COPIES * B * d * n_q, True))
-            return MATH_SCORE_BYTES * B * heads * n_q * n_k + copies * FP32_BYTES
+            return MATH_SCORE_BYTES * B * heads * n_q * n_k + copies * FP32
         # classic / sliced: Attention.get_attention_scores on (rows x n_q x n_k) scores
         if s.backend == "classic":
             rows, out_buffer = B * heads, 0
@@ -384,8 +385,8 @@ class UNet2DConditionModel:
             rows, out_buffer = sp.Integer(heads // AUTO_SLICE_DIVISOR), B * n_q * d * b
         if self.upcast_attention:
             # query.float(), key.float() of the slice, then the float32 baddbmm input + output
-            upcast = sp.Piecewise(((rows * (n_q + n_k) * (d // heads)) * FP32_BYTES, b < FP32_BYTES), (0, True))
-            return out_buffer + CLASSIC_SCORE_COPIES * FP32_BYTES * rows * n_q * n_k + upcast
+            upcast = sp.Piecewise(((rows * (n_q + n_k) * (d // heads)) * FP32, b < FP32), (0, True))
+            return out_buffer + CLASSIC_SCORE_COPIES * FP32 * rows * n_q * n_k + upcast
         return out_buffer + classic_scores(rows * n_q * n_k, b)
 
     def moments(self, s: StepShape, grid: tuple[sp.Expr, sp.Expr] | None = None) -> dict[str, sp.Expr]:

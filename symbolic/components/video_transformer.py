@@ -13,7 +13,7 @@ bytes of one denoising step at its peak.
 The step's activation memory is not a sum over layers: in inference every block's transients are freed before the
 next block runs, so the peak is the largest *moment* inside one block (plus what stays live across blocks). Each
 model lists its moments; the pipeline takes their ``Max``. The compositions below were read off the diffusers source
-named in each docstring and checked tensor by tensor with a meta-device trace (``tests/test_video_param_counts_torch``).
+named in each docstring and checked tensor by tensor with a meta-device trace (``tests/harness/test_video_param_counts_torch.py``).
 
 Attention backends: ``flash`` (torch SDPA's default on a recent GPU with fp16/bf16: flash or memory-efficient
 kernels; only the output and a float32 log-sum-exp per query are stored) and ``math`` (aten
@@ -27,11 +27,11 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear, norm
 from symbolic.components import register
 from symbolic.runtime.kernels import math_sdpa
 
-FP32 = 4
 
 
 def conv3d(name: str, c_in: int, c_out: int, kernel: tuple[int, int, int], bias: bool = True) -> list[Tensor]:

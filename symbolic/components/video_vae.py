@@ -17,7 +17,7 @@ bytes of ``vae.decode`` as diffusers runs it.
 bounded by the tile while every decoded tile is kept until the tiles are blended.
 
 The peak of a decode is again a *moment*: the compositions below were read off the diffusers source and checked
-tensor by tensor against a meta-device trace at several sizes (tests/test_video_param_counts_torch.py).
+tensor by tensor against a meta-device trace at several sizes (tests/harness/test_video_param_counts_torch.py).
 """
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.core.dtypes import FP32
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import BlockConfig, Tensor, conv2d, linear, norm
 from symbolic.components import register
 from symbolic.runtime.kernels import math_sdpa
 from symbolic.components.video_transformer import conv3d
 
-FP32 = 4
 
 
 def _c3(name: str, c_in: int, c_out: int, k: int | tuple[int, int, int] = 3) -> list[Tensor]:

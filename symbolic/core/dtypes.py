@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 BYTES_PER_ELEMENT: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1}
+#: Bytes of one element of the fixed-width dtypes the models name directly (float32 latents and upcasts, int64 token
+#: ids and indices, complex64 RoPE tables): the one place each is written.
+FP32 = BYTES_PER_ELEMENT["fp32"]
+INT64 = 8
+COMPLEX64 = 8
 
 #: Other spellings of the dtypes (torch names, numpy names), case-insensitive; the planner page reads them too.
 DTYPE_ALIASES: dict[str, str] = {

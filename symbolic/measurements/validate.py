@@ -276,7 +276,7 @@ def _group_values(config, columns: Mapping[str, list], arrays, rows):
     its first row without frames (the pipeline's default frames) and on every row the array tests below flag. Those
     tests are ``values_of``'s per-row rules (counts from 1 to ``MAX_COUNT``, guidance finite and >= 0, frames only
     for videos, and ``SIZE_RULES``, the API's own table): a row they pass, ``values_of`` passes, and
-    every refusal carries ``values_of``'s own message. ``tests/test_validate_bulk.py`` holds the two paths to the
+    every refusal carries ``values_of``'s own message. ``tests/measurements/test_validate_columns.py`` holds the two paths to the
     same answers on random rows, good and bad. Where the arrays are missing or ``values_of`` returns a symbol this
     function does not know, every row goes through ``values_of``."""
     import numpy as np

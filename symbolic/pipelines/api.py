@@ -10,62 +10,18 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from symbolic.core.evaluate.cache import load_or_build
+from symbolic.switches.switch import parse_switches
 from symbolic.core.dtypes import canonical_dtype
 from symbolic.core.evaluate.runtime import ceil_int, compile_exact, positional
 from symbolic.runtime.framework import Framework
 from symbolic.pipelines import catalog
 from symbolic.core.checks import MAX_COUNT, PointRule, RuleKind, check_point, choice, guidance_copies, positive_int
 
-#: Switches without arguments. Parametrised ones: ``group_offload:block_level:N[:stream]``,
-#: ``group_offload:leaf_level[:stream]``, ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (``symbolic.switches.offload``).
-MEMORY_OPTIONS = ("model_cpu_offload", "sequential_cpu_offload", "vae_tiling", "vae_slicing", "attention_slicing",
-                  "text_encoder_cpu", "no_text_encoder_3")
-#: Other names of the same switches.
-ALIASES = {"cpu_offload": "model_cpu_offload"}
-#: The switches the fit search tries beyond MEMORY_OPTIONS (one of each parametrised kind).
-SEARCHED_SWITCHES = ("group_offload:block_level:1:stream", "group_offload:leaf_level:stream",
-                     "layerwise_casting:fp8_e4m3")
 ATTENTION = ("sdpa", "classic")
 PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
 #: SDPA kernels: torch's choice, or one forced with ``sdpa_kernel`` (flash and memory-efficient store the same: no N x N
 #: scores, so both are the fused kernel here).
 ATTENTION_BACKENDS = ("default", "flash", "efficient", "math")
-
-
-def _memory_option(option: str) -> str:
-    """One option in its canonical spelling; a ValueError naming ``memory_options`` for an unknown or malformed one."""
-    from symbolic.switches.offload import parse_switch
-
-    option = ALIASES.get(option.strip(), option.strip())
-    if option in MEMORY_OPTIONS:
-        return option
-    if option.startswith(("group_offload", "layerwise_casting")):
-        parse_switch(option)  # raises naming memory_options
-        return option
-    raise ValueError(f"memory_options: unknown option {option!r}; known: {', '.join(MEMORY_OPTIONS)}, "
-                     f"group_offload:block_level:N[:stream], group_offload:leaf_level[:stream], "
-                     f"layerwise_casting:fp8_e4m3|fp8_e5m2 (cpu_offload is model_cpu_offload)")
-
-
-def _memory_options(memory_options: object) -> frozenset:
-    if memory_options is None:
-        return frozenset()
-    if isinstance(memory_options, str):
-        memory_options = (memory_options,)
-    if not isinstance(memory_options, Iterable):
-        raise ValueError(f"memory_options: must be a collection of {', '.join(MEMORY_OPTIONS)}, got {memory_options!r}")
-    options = list(memory_options)
-    bad = [o for o in options if not isinstance(o, str)]
-    if bad:
-        raise ValueError(f"memory_options: option names must be strings, got {bad[0]!r}")
-    chosen = frozenset(_memory_option(o) for o in options if o.strip() != "none")
-    offloads = sorted(o for o in chosen if o.endswith("cpu_offload") or o.startswith("group_offload"))
-    if len(offloads) > 1:
-        raise ValueError(f"memory_options: {' and '.join(offloads)} exclude each other (diffusers moves the weights "
-                         f"one way)")
-    if len([o for o in chosen if o.startswith("layerwise_casting")]) > 1:
-        raise ValueError("memory_options: one layerwise_casting storage dtype at most")
-    return chosen
 
 
 def _quantize(quantize: object, source) -> tuple[tuple[str, str], ...]:
@@ -121,7 +77,7 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
     spec = source.spec
     task = choice(spec.tasks[0] if task is None else task, "task", spec.tasks)
     attention = choice(attention, "attention", ATTENTION)
-    options = _memory_options(memory_options)
+    options = parse_switches(memory_options)
     if not spec.attention_processors:
         if attention == "classic":
             raise ValueError(f"attention: classic (diffusers' AttnProcessor) applies to UNet pipelines, not to "

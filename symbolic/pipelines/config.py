@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from symbolic.core.dtypes import BYTES_PER_ELEMENT
 from symbolic.runtime.framework import Framework, default_framework
 from symbolic.pipelines.catalog import PipelineSource
+from symbolic.switches.switch import Switch, SwitchKind, parse_switch
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class PipelineConfig:
     def b_value(self) -> int:
         return BYTES_PER_ELEMENT[self.denoiser_dtype]
 
+    @property
+    def switches(self) -> tuple[Switch, ...]:
+        """The memory options parsed (``symbolic.switches.switch``), in a fixed order."""
+        return tuple(parse_switch(o) for o in sorted(self.memory_options))
+
     def has(self, option: str) -> bool:
         return option in self.memory_options
 
@@ -75,14 +81,13 @@ class PipelineConfig:
     def offload(self) -> str | None:
         """The offload switch in force: ``model_cpu_offload``, ``sequential_cpu_offload``, a ``group_offload:...``
         string, or None (every component on the GPU)."""
-        found = [o for o in self.memory_options if o in ("model_cpu_offload", "sequential_cpu_offload")
-                 or o.startswith("group_offload:")]
+        found = [s.text for s in self.switches if s.offloads]
         return found[0] if found else None
 
     @property
     def layerwise_casting(self) -> str | None:
         """The fp8 storage dtype of the denoiser under ``layerwise_casting:<dtype>`` (None: off)."""
-        found = [o.split(":", 1)[1] for o in self.memory_options if o.startswith("layerwise_casting:")]
+        found = [s.storage for s in self.switches if s.kind is SwitchKind.LAYERWISE_CASTING]
         return found[0] if found else None
 
     @property

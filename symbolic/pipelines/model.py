@@ -29,11 +29,12 @@ import sympy as sp
 
 from symbolic import components
 from symbolic.switches import offload
+from symbolic.switches.switch import parse_switch
 from symbolic.switches import quantization
 from symbolic.runtime.allocator import load_allocated_bytes, min_device_bytes
 from symbolic.components.video_vae import DecodeShape
 from symbolic.components.video_transformer import StepShape
-from symbolic.core.dtypes import BYTES_PER_ELEMENT
+from symbolic.core.dtypes import BYTES_PER_ELEMENT, FP32, INT64
 from symbolic.pipelines.catalog import PipelineSource
 from symbolic.pipelines.config import PipelineConfig
 from symbolic.pipelines.spec import FrameRule, GuidanceMode
@@ -43,8 +44,6 @@ from symbolic.core.terms import Binding, BoundStage, Category, Per, Stage, Stage
 
 PIPELINE_TERMS = TermRegistry("pipeline")
 
-FP32 = 4
-INT64 = 8
 
 
 # --- components and shapes -----------------------------------------------------------------------------------------
@@ -376,7 +375,7 @@ def onloaded_bytes(config: PipelineConfig, role: str) -> sp.Expr:
     if mode == "sequential_cpu_offload":
         return sp.Integer(offload.sequential_offload_bytes(inputs["names_and_sizes"], buffers=inputs["buffers"],
                                                            non_persistent=inputs["non_persistent"]))
-    switch = offload.parse_switch(mode)
+    switch = parse_switch(mode)
     return sp.Integer(offload.group_offload_bytes(inputs["names_and_sizes"], switch.mode, switch.blocks_per_group,
                                                   switch.stream, block_modules=offload.block_modules_for(
                                                       type_name(config, role))))

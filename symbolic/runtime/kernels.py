@@ -5,6 +5,8 @@ measurement each comes from (``data/measurements/sd15_h100_peak_composition.json
 """
 from __future__ import annotations
 
+from symbolic.core.dtypes import FP32
+
 import sympy as sp
 
 #: cuDNN's workspace for a large 3x3 convolution holds two output-sized buffers plus a copy of the filter. Measured:
@@ -29,7 +31,6 @@ MATH_FP32_QUERY_COPIES = 4
 #: With fp32 inputs nothing is upcast: only the scaled query is a new fp32 buffer (the meta-device trace of the
 #: real UNet at fp32 shows 3 query-sized buffers fewer than at fp16/bf16).
 MATH_FP32_INPUT_QUERY_COPIES = 1
-FP32_BYTES = 4
 
 
 def cudnn_conv_workspace(output_elements: sp.Expr, filter_elements: int, b: sp.Expr) -> sp.Expr:
@@ -42,7 +43,7 @@ def classic_scores(score_elements: sp.Expr, b: sp.Expr, upcast_softmax: bool = F
     to fp32 before the softmax: the peak is the larger of the baddbmm pair (2b), the cast (b + 4) and the fp32
     scores with fp32 probabilities (8) per element."""
     if upcast_softmax:
-        return score_elements * sp.Max(CLASSIC_SCORE_COPIES * b, b + FP32_BYTES, 2 * FP32_BYTES)
+        return score_elements * sp.Max(CLASSIC_SCORE_COPIES * b, b + FP32, 2 * FP32)
     return CLASSIC_SCORE_COPIES * score_elements * b
 
 
@@ -50,5 +51,5 @@ def math_sdpa(score_elements: sp.Expr, query_elements: sp.Expr, b: sp.Expr) -> s
     """Bytes the math SDPA kernel holds beyond its inputs of ``b`` bytes per element: fp32 scores and probabilities,
     the safe-softmax mask, and the fp32 copies of q, k, v and the scaled query (only the scaled query when the
     inputs are fp32 already)."""
-    copies = sp.Piecewise((MATH_FP32_QUERY_COPIES, b < FP32_BYTES), (MATH_FP32_INPUT_QUERY_COPIES, True))
-    return MATH_SCORE_BYTES * score_elements + copies * FP32_BYTES * query_elements
+    copies = sp.Piecewise((MATH_FP32_QUERY_COPIES, b < FP32), (MATH_FP32_INPUT_QUERY_COPIES, True))
+    return MATH_SCORE_BYTES * score_elements + copies * FP32 * query_elements

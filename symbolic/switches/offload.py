@@ -32,80 +32,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from symbolic.switches.switch import STORAGE_BYTES, Switch, SwitchKind, parse_switch
 
 __all__ = [
-    "Switch", "parse_switch", "sequential_offload_bytes", "group_offload_bytes", "layerwise_casting_sizes",
-    "skip_patterns_for", "block_modules_for", "applies", "component_inputs", "STORAGE_BYTES",
+    "sequential_offload_bytes", "group_offload_bytes", "layerwise_casting_sizes",
+    "skip_patterns_for", "block_modules_for", "applies", "component_inputs",
     "DEFAULT_SKIP_MODULES_PATTERN",
 ]
-
-# ---------------------------------------------------------------------------------------------------------------
-# Switch strings
-# ---------------------------------------------------------------------------------------------------------------
-
-#: bytes per element of the fp8 storage dtypes (``torch.float8_e4m3fn`` / ``torch.float8_e5m2``).
-STORAGE_BYTES = {"fp8_e4m3": 1, "fp8_e5m2": 1}
-#: the torch dtype each storage name stands for (what ``enable_layerwise_casting(storage_dtype=...)`` receives).
-STORAGE_TORCH_DTYPE = {"fp8_e4m3": "float8_e4m3fn", "fp8_e5m2": "float8_e5m2"}
-
-
-@dataclass(frozen=True)
-class Switch:
-    """One parsed memory option.
-
-    ``kind``: ``"sequential_cpu_offload"``, ``"group_offload"`` or ``"layerwise_casting"``.
-    ``mode``: ``"block_level"`` / ``"leaf_level"`` (group offload), ``blocks_per_group``: N of ``block_level:N``,
-    ``stream``: the ``:stream`` suffix (``use_stream=True``), ``storage``: ``"fp8_e4m3"`` / ``"fp8_e5m2"``.
-    """
-
-    kind: str
-    mode: str | None = None
-    blocks_per_group: int | None = None
-    stream: bool = False
-    storage: str | None = None
-    text: str = field(default="", compare=False)
-
-
-def _bad(text: str, why: str) -> ValueError:
-    return ValueError(
-        f"memory_options: malformed option {text!r} ({why}); expected 'sequential_cpu_offload', "
-        "'group_offload:block_level:N[:stream]', 'group_offload:leaf_level[:stream]' or "
-        "'layerwise_casting:fp8_e4m3|fp8_e5m2'")
-
-
-def parse_switch(text: str) -> Switch:
-    """Parse one option string; ``ValueError`` naming ``memory_options`` for a malformed one.
-
-    ``group_offload:block_level:N:stream`` with N != 1 is accepted as written, as diffusers accepts it, but diffusers
-    then warns and runs with N = 1 (``_apply_group_offloading_block_level``: "Using streams is only supported for
-    num_blocks_per_group=1"); ``group_offload_bytes`` models that."""
-    if not isinstance(text, str):
-        raise _bad(str(text), "not a string")
-    parts = text.strip().split(":")
-    head = parts[0]
-    if head == "sequential_cpu_offload":
-        if len(parts) != 1:
-            raise _bad(text, "sequential_cpu_offload takes no arguments")
-        return Switch("sequential_cpu_offload", text=text)
-    if head == "group_offload":
-        rest = parts[1:]
-        stream = bool(rest) and rest[-1] == "stream"
-        if stream:
-            rest = rest[:-1]
-        if rest[:1] == ["block_level"]:
-            if len(rest) != 2 or not re.fullmatch(r"[0-9]+", rest[1]) or int(rest[1]) < 1:
-                raise _bad(text, "block_level needs a positive integer N: group_offload:block_level:N")
-            return Switch("group_offload", "block_level", int(rest[1]), stream, text=text)
-        if rest == ["leaf_level"]:
-            return Switch("group_offload", "leaf_level", None, stream, text=text)
-        raise _bad(text, "group_offload needs block_level:N or leaf_level")
-    if head == "layerwise_casting":
-        if len(parts) != 2 or parts[1] not in STORAGE_BYTES:
-            raise _bad(text, f"layerwise_casting needs one of {sorted(STORAGE_BYTES)}")
-        return Switch("layerwise_casting", storage=parts[1], text=text)
-    raise _bad(text, f"unknown switch {head!r}")
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Module tree implied by the dotted names
@@ -673,9 +608,9 @@ def applies(switch: Switch | str, library: str, class_name: str) -> bool:
         switch = parse_switch(switch)
     if library not in ("diffusers", "transformers"):
         raise ValueError(f"library must be 'diffusers' or 'transformers', not {library!r}")
-    if switch.kind == "sequential_cpu_offload":
+    if switch.kind is SwitchKind.SEQUENTIAL_CPU_OFFLOAD:
         return True
-    if switch.kind == "group_offload":
+    if switch.kind is SwitchKind.GROUP_OFFLOAD:
         return library == "transformers" or class_name not in NO_GROUP_OFFLOADING
     return library == "diffusers"
 

@@ -8,7 +8,7 @@ Which tensors are quantized
 * Which modules are ``nn.Linear`` is decided from names and shapes alone (:func:`is_linear_weight`): a 2-D
   ``<module>.weight`` whose module is not an embedding (``nn.Embedding`` names of the bundled classes). Every
   bundled config is checked against the real class's ``nn.Linear`` set on the meta device
-  (``tests/test_quantization.py``).
+  (``tests/switches/test_quantization.py``).
 * bitsandbytes in diffusers (``diffusers/quantizers/bitsandbytes/bnb_quantizer.py``
   ``_process_model_before_weight_loading`` + ``utils._replace_with_bnb_linear``): every ``nn.Linear`` except
   ``modules_to_not_convert`` = ``llm_int8_skip_modules`` (default ``None``) + the class's ``_keep_in_fp32_modules``;
@@ -60,7 +60,7 @@ from __future__ import annotations
 import re
 
 from symbolic.components.layers.tensors import Tensor
-from symbolic.core.dtypes import BYTES_PER_ELEMENT, canonical_dtype
+from symbolic.core.dtypes import BYTES_PER_ELEMENT, FP32, INT64, canonical_dtype
 
 SCHEMES: tuple[str, ...] = ("bnb_nf4", "bnb_fp4", "bnb_int8", "torchao_int8wo", "torchao_int4wo", "gguf_q8_0",
                             "gguf_q4_k")
@@ -92,8 +92,6 @@ SOURCES: dict[str, str] = {
                  "divisible by 256, else F16)",
 }
 
-FP32 = 4
-INT64 = 8
 #: bitsandbytes 4-bit: ``Params4bit`` blocksize default 64; one 16-entry float32 code table per layer.
 BNB4_BLOCK = 64
 BNB4_CODE_BYTES = 16 * 4

@@ -6,9 +6,9 @@
 2. No fp32-kept modules (the class has no ``_keep_in_fp32_modules``), no fixed-dtype buffers; the config-derived
    properties (compression, tile sizes) equal the real instance's.
 3. (SD 1.5's decode and encode through the pipeline against the hand-built model the H100 rows validated, recorded
-   before it was deleted: ``tests/test_sd15_model.py::test_every_stage_equals_the_hand_built_model``.)
+   before it was deleted: ``tests/pipelines/test_model.py::test_every_stage_equals_the_hand_built_model``.)
 4. Live-bytes traces of the real module on ``meta`` (``symbolic.harness.meta_trace``): the trace misses cuDNN's
-   workspaces, so ours - workspace <= trace <= ours (as ``tests/test_cross_check_meta.py`` for SD 1.5); with tiling
+   workspaces, so ours - workspace <= trace <= ours (as ``tests/harness/test_cross_check_meta.py`` for SD 1.5); with tiling
    the held tiles are an upper bound (every tile counted full size), so only trace <= ours.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ device from the bundled SD 1.5, SD 2.1 and SDXL configs:
    ``set_attention_slice("auto")``) equals the Max of ``moments`` within 1% at sizes nobody measured, odd latents
    included;
 (SD 1.5's UNet step through the pipeline against the hand-built model the H100 rows validated, recorded before it was
-deleted: ``tests/test_sd15_model.py::test_every_stage_equals_the_hand_built_model``.)
+deleted: ``tests/pipelines/test_model.py::test_every_stage_equals_the_hand_built_model``.)
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 built-in estimators (``comfyui``). ``baseline_predictions`` is the one entry point ``validate`` calls per row.
 
 Median |relative error| of each baseline against ``peak_allocated_bytes`` on ``data/measurements/sd15_h100.csv``
-(H100, SD 1.5; ``tests/test_baselines.py`` recomputes them from the rows and holds these figures to ``CLAIM_MARGIN``),
+(H100, SD 1.5; ``tests/measurements/test_baselines.py`` recomputes them from the rows and holds these figures to ``CLAIM_MARGIN``),
 over all 16 rows and over the 10 rows without switches (PyTorch SDPA with its default or memory-efficient kernel,
 no memory option; sizes 256 to 1024, fp16 and fp32, txt2img and img2img, guidance 1 and 5, 8 and 77 tokens):
 
@@ -36,7 +36,7 @@ BASELINES: dict[str, str] = {
 }
 #: (baseline, rows) -> the median |relative error| against measured peak allocated bytes on
 #: data/measurements/sd15_h100.csv that the module docstring states; ``CLAIM_MARGIN``: how far (absolute, as a
-#: fraction) the value ``tests/test_baselines.py`` computes from the rows may be from it.
+#: fraction) the value ``tests/measurements/test_baselines.py`` computes from the rows may be from it.
 CLAIMED_MEDIAN_ABS_ERROR = {("seed_bytes", "all rows"): 0.314, ("seed_bytes", "no switches"): 0.314,
                             ("comfyui_bytes", "all rows"): 0.131, ("comfyui_bytes", "no switches"): 0.123}
 CLAIM_MARGIN = 0.005

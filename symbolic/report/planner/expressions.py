@@ -16,6 +16,7 @@ from __future__ import annotations
 from symbolic.core.dtypes import BYTES_PER_ELEMENT, DTYPE_ALIASES, canonical_dtype
 from symbolic.pipelines import api
 from symbolic.pipelines.catalog import CATALOG
+from symbolic.switches.switch import ALIASES, MEMORY_OPTIONS
 from symbolic.core.checks import MAX_COUNT, guidance_copies
 
 #: The dtypes the API's ``make_config`` accepts for every component (its ``canonical_dtype(..., allowed=...)``).
@@ -23,7 +24,7 @@ EXPLICIT_DTYPES = ("fp16", "bf16", "fp32")
 #: ``None``: the model card's dtypes (catalog); else every component in that dtype.
 DTYPE_CHOICES = (None, *EXPLICIT_DTYPES)
 #: ``None``: no switch; else one switch without arguments.
-SWITCH_CHOICES = (None, *api.MEMORY_OPTIONS)
+SWITCH_CHOICES = (None, *MEMORY_OPTIONS)
 
 
 def dtype_aliases() -> dict[str, str]:
@@ -99,5 +100,5 @@ def planner_data(models: tuple[str, ...] | None = None) -> dict:
             # G at the pipeline's default guidance scale, as ``estimate.values_of`` computes it.
             "guidance_copies": guidance_copies(spec.default_guidance_scale), "tasks": tasks}
     return {"functions": functions, "models": facts, "dtypes": list(EXPLICIT_DTYPES),
-            "dtype_aliases": dtype_aliases(), "switches": list(api.MEMORY_OPTIONS), "switch_aliases": api.ALIASES,
+            "dtype_aliases": dtype_aliases(), "switches": list(MEMORY_OPTIONS), "switch_aliases": ALIASES,
             "max_count": MAX_COUNT}

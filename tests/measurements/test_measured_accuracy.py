@@ -13,12 +13,8 @@ import pytest
 
 from symbolic.measurements.validate import STAGES, passes, read_rows, summarize, validate_rows
 
-try:
-    from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import isolated_cache  # noqa: F401
 
-CSV = Path(__file__).resolve().parent.parent / "data" / "measurements" / "sd15_h100.csv"
+CSV = Path(__file__).resolve().parents[2] / "data" / "measurements" / "sd15_h100.csv"
 
 BARS = {"peak_allocated_bytes": 0.05, "peak_reserved_bytes": 0.15, "driver_used_bytes": 0.15}
 STAGE_BAR = 0.05

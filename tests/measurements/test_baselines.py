@@ -19,7 +19,7 @@ from symbolic.measurements.baselines import comfyui, seed
 from symbolic.pipelines.catalog import CATALOG
 
 SETTINGS = settings(max_examples=40, deadline=None)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEED_FILE = ROOT.parent / "shared" / "seeds" / "004_62e69552237fbd8c.txt"
 MEASURED = ROOT / "data" / "measurements" / "sd15_h100.csv"
 

@@ -12,10 +12,6 @@ from symbolic.core.evaluate import columns as bulk
 from symbolic.measurements.validate import INPUT_COLUMNS, _row_error, parse_inputs, predict, predict_all, validate_rows
 from symbolic.core.checks import MAX_COUNT
 
-try:
-    from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import isolated_cache  # noqa: F401
 
 SD15 = {"model": "sd15", "frames": None, "attention": "sdpa", "sdpa_backend": "default", "dtype": "fp16",
         "prompt_tokens": 77}

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import cli, one_line_error  # noqa: E402
+
 from symbolic.cli.main import main
 from symbolic.measurements.validate import INPUT_COLUMNS, read_rows, validate_rows
 
-try:
-    from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import isolated_cache  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MEASURED = ROOT / "data" / "measurements" / "sd15_h100.csv"
 HEADER = ",".join(INPUT_COLUMNS)
 GOOD = {"task": "img2img", "attention": "sdpa", "sdpa_backend": "default", "memory_option": "none", "dtype": "fp16",
@@ -32,17 +30,8 @@ def csv_text(**cells: str) -> str:
     return f"{HEADER}\n{','.join(row[c] for c in INPUT_COLUMNS)}\n"
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("symbolic: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 # --- cells: plain integers, finite guidance ------------------------------------------------------------------------

@@ -18,12 +18,8 @@ from symbolic.pipelines import catalog
 from symbolic.pipelines.model import component
 from symbolic.pipelines.api import estimate, estimate_sd15, pipeline_model
 
-try:
-    from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import isolated_cache  # noqa: F401
 
-MEASURED = Path(__file__).resolve().parent.parent / "data" / "measurements" / "sd15_h100.csv"
+MEASURED = Path(__file__).resolve().parents[2] / "data" / "measurements" / "sd15_h100.csv"
 #: data/measurements/README.md: "Parameter and buffer element counts of the built models (params + buffers)".
 MEASURED_COUNTS = {
     "unet": 859_520_964,
@@ -38,7 +34,7 @@ INTEGER_ELEMENTS = {"unet": 0, "vae": 0, "vae.encoder": 0, "vae.decoder": 0, "te
 #: torch.int64's element size.
 INT64_BYTES = 8
 #: The measured rows' weights_allocated_bytes minus the model's resident weights lie within the stage bar of
-#: tests/test_sd15_model.py (the README: "~35 MB left from earlier calls in the same process" on top of the weights).
+#: tests/pipelines/test_model.py (the README: "~35 MB left from earlier calls in the same process" on top of the weights).
 LEFTOVER_BAR = 0.02
 
 

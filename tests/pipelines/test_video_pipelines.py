@@ -271,7 +271,7 @@ def test_wan_needs_multiples_of_16():
         estimate_video_pipeline("wan2.1-t2v-1.3b", 81, 488, 832)
 
 
-# --- speed (the published figures: tests/pipelines/test_published.py) ---------------------------------------------
+# --- speed (the published figures: tests/measurements/test_published.py) ---------------------------------------------
 def test_cold_and_warm_speed():
     start = time.perf_counter()
     estimate_video_pipeline("wan2.1-t2v-14b", 81, 720, 1280, devices=4, parallel="ring", attention_backend="math",

@@ -15,6 +15,8 @@ import os
 import re
 
 import pytest
+
+from helpers import cli  # noqa: E402
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -36,20 +38,9 @@ def private_cache(tmp_path_factory):
         yield cache
 
 
-def run_cli(argv, capsys):
-    """(exit status, stdout, stderr) of ``python -m symbolic *argv``, in-process; any exception fails the test."""
-    capsys.readouterr()
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:  # argparse's --help and friends; garbage must never get here
-        pytest.fail(f"SystemExit({exc.code}) for {argv!r}")
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
 def assert_refused(argv, capsys, *names):
     """Exit 2, empty stdout, one ``symbolic: error:`` line on stderr naming one of ``names``."""
-    rc, out, err = run_cli(argv, capsys)
+    rc, out, err = cli(capsys, *argv)
     lines = err.splitlines()
     assert rc == 2, f"{argv!r}: exit {rc}, stdout {out[:200]!r}"
     assert out == "", f"{argv!r}: printed {out[:200]!r}"
@@ -310,7 +301,7 @@ def test_group_offload_block_count_uses_the_integer_grammar(option, capsys):
 ])
 def test_message_names_the_flag_not_the_api_argument(argv, flag, api_name, capsys):
     assert_refused(argv, capsys, flag)
-    rc, _, err = run_cli(argv, capsys)
+    rc, _, err = cli(capsys, *argv)
     assert not err.removeprefix("symbolic: error: ").startswith(f"{api_name}:"), err
 
 
@@ -342,7 +333,7 @@ def test_validate_missing_file(path, capsys):
 def test_valid_small_estimates_answer(model, height, width, batch, joined, capsys):
     pairs = [("--height", str(height)), ("--width", str(width)), ("--batch", str(batch))]
     flags = [f"{k}={v}" for k, v in pairs] if joined else [x for pair in pairs for x in pair]
-    rc, out, err = run_cli(["estimate", model, *flags, "--json"], capsys)
+    rc, out, err = cli(capsys, *["estimate", model, *flags, "--json"])
     assert rc == 0 and err == "", err
     result = json.loads(out)
     assert isinstance(result["min_gpu_memory_bytes"], int) and result["min_gpu_memory_bytes"] > 0
@@ -352,7 +343,7 @@ def test_valid_small_estimates_answer(model, height, width, batch, joined, capsy
 def test_blanks_around_a_number_and_the_model_id_are_read(capsys):
     """ASCII blanks around a value are trimmed (the shared grammar), and ``" sd15"`` is the SD 1.5 model in
     ``estimate`` as it is in ``fit`` (not the generic pipeline with the sd15-only flags refused)."""
-    rc, out, err = run_cli(["estimate", " sd15 ", "--height", " 512 ", "--long-prompt", "--json"], capsys)
+    rc, out, err = cli(capsys, *["estimate", " sd15 ", "--height", " 512 ", "--long-prompt", "--json"])
     assert rc == 0 and err == ""
-    plain = run_cli(["estimate", "sd15", "--height", "512", "--long-prompt", "--json"], capsys)[1]
+    plain = cli(capsys, *["estimate", "sd15", "--height", "512", "--long-prompt", "--json"])[1]
     assert json.loads(out) == json.loads(plain)

@@ -327,19 +327,19 @@ def test_skip_patterns_match_diffusers():
 # ----------------------------------------------------------------------------------------------------------------
 
 def test_parse_switch():
-    S = offload.Switch
-    assert offload.parse_switch("sequential_cpu_offload") == S("sequential_cpu_offload")
-    assert offload.parse_switch("group_offload:block_level:2") == S("group_offload", "block_level", 2)
-    assert offload.parse_switch("group_offload:block_level:1:stream") == S("group_offload", "block_level", 1, True)
-    assert offload.parse_switch("group_offload:leaf_level") == S("group_offload", "leaf_level")
-    assert offload.parse_switch("group_offload:leaf_level:stream") == S("group_offload", "leaf_level", None, True)
-    assert offload.parse_switch("layerwise_casting:fp8_e5m2") == S("layerwise_casting", storage="fp8_e5m2")
+    S = Switch
+    assert parse_switch("sequential_cpu_offload") == S("sequential_cpu_offload")
+    assert parse_switch("group_offload:block_level:2") == S("group_offload", "block_level", 2)
+    assert parse_switch("group_offload:block_level:1:stream") == S("group_offload", "block_level", 1, True)
+    assert parse_switch("group_offload:leaf_level") == S("group_offload", "leaf_level")
+    assert parse_switch("group_offload:leaf_level:stream") == S("group_offload", "leaf_level", None, True)
+    assert parse_switch("layerwise_casting:fp8_e5m2") == S("layerwise_casting", storage="fp8_e5m2")
     for bad in ["group_offload", "group_offload:block_level", "group_offload:block_level:0",
                 "group_offload:block_level:x", "group_offload:leaf_level:3", "group_offload:stream",
                 "layerwise_casting", "layerwise_casting:fp8", "layerwise_casting:fp8_e4m3:stream",
                 "sequential_cpu_offload:stream", "nonsense", ""]:
         with pytest.raises(ValueError, match="memory_options"):
-            offload.parse_switch(bad)
+            parse_switch(bad)
 
 
 def test_applies():

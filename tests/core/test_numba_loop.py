@@ -3,7 +3,7 @@ to SymPy's exact value wherever that is an integer below 2**53; the NumPy fallba
 
 The compiled-path tests are skipped when numba is not installed (extra ``fast``), unless ``SYMBOLIC_REQUIRE_FAST=1``
 makes them run (and fail) there. The reference value of an expression at a point is ``expr.xreplace({symbol:
-Integer})``: SymPy's exact substitution (tests/test_numeric.py ties it to ``subs``).
+Integer})``: SymPy's exact substitution (tests/core/test_printers.py ties it to ``subs``).
 """
 from __future__ import annotations
 

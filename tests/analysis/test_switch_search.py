@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from symbolic.switches import offload
+from symbolic.switches.switch import parse_switch
 from symbolic.switches import quantization
 from symbolic.pipelines.model import component, weights_of
 from symbolic.pipelines.api import estimate, make_config
@@ -38,7 +39,7 @@ def test_moving_offloads_hold_only_the_running_group(option):
     model = estimate(FLUX, memory_options=["model_cpu_offload"])
     config = make_config(FLUX, memory_options=[option])
     w = weights_of(config, "transformer")
-    switch = offload.parse_switch(option)
+    switch = parse_switch(option)
     if switch.kind == "sequential_cpu_offload":
         onloaded = offload.sequential_offload_bytes(list(zip(w.names, w.sizes)))
     else:

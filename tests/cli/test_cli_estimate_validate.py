@@ -16,17 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from helpers import assert_golden, cli  # noqa: E402
+
 from symbolic.cli.main import main
-from symbolic.pipelines.api import MEMORY_OPTIONS, estimate, estimate_sd15
+from symbolic.pipelines.api import estimate, estimate_sd15
+from symbolic.switches.switch import MEMORY_OPTIONS
 from symbolic.core.units import GiB
 from symbolic.measurements.validate import INPUT_COLUMNS, predict
 
-try:
-    from golden_util import assert_golden, isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import assert_golden, isolated_cache  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CSV = ROOT / "data" / "measurements" / "sd15_h100.csv"
 ESTIMATE_KEYS = ("peak_allocated_bytes", "peak_reserved_bytes", "nvidia_smi_bytes", "min_gpu_memory_bytes",
                  "peak_stage", "weights_bytes", "stages")
@@ -34,10 +33,6 @@ IMG2IMG_STAGES = ["text_encoder", "vae_encode", "unet_step", "vae_decode", "safe
 TXT2IMG_STAGES = [s for s in IMG2IMG_STAGES if s != "vae_encode"]
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def cli_json(capsys, *argv: str):

@@ -9,6 +9,8 @@ import json
 import string
 
 import pytest
+
+from helpers import cli, one_line_error  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,26 +21,13 @@ from symbolic.core.units import GiB, TiB, format_bytes, parse_size
 from symbolic.measurements.validate import INPUT_COLUMNS, read_rows
 from symbolic.core.checks import parse_int, parse_number
 
-try:
-    from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import isolated_cache  # noqa: F401
 
 GOOD = {"task": "img2img", "attention": "sdpa", "sdpa_backend": "default", "memory_option": "none", "dtype": "fp16",
         "height": "512", "width": "512", "num_images_per_prompt": "1", "guidance_scale": "5.0", "prompt_tokens": "77"}
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
-def one_line_error(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("symbolic: error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 # --- plan and validate_rows: ValueError naming the argument --------------------------------------------------------

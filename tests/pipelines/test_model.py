@@ -28,15 +28,11 @@ from symbolic.pipelines.api import (compiled, estimate, estimate_sd15, evaluate,
                                          values_of)
 from symbolic.core.terms import Category, Stage
 
-try:
-    from golden_util import isolated_cache  # noqa: F401  (module fixture: temporary SYMBOLIC_CACHE_DIR)
-except ModuleNotFoundError:  # tests/ imported as a package
-    from tests.golden_util import isolated_cache  # noqa: F401
 
 SETTINGS = settings(max_examples=30, deadline=None)
-MEASURED = Path(__file__).resolve().parent.parent / "data" / "measurements" / "sd15_h100.csv"
+MEASURED = Path(__file__).resolve().parents[2] / "data" / "measurements" / "sd15_h100.csv"
 #: The hand-built SD 1.5 model's stage peaks at 60 random points, recorded before it was deleted (the file says how).
-HAND_BUILT = Path(__file__).resolve().parent / "pipelines" / "data_sd15_handbuilt.json"
+HAND_BUILT = Path(__file__).resolve().parent / "data_sd15_handbuilt.json"
 #: StableDiffusionPipeline's stages in call order (img2img adds the VAE encode, the safety checker is optional).
 STAGE_KEYS = ("text_encoder", "vae_encode", "unet_step", "vae_decode", "safety_checker")
 #: SD 1.5's VAE: 8x spatial compression, 4 latent channels (configs/hub/.../vae/config.json: 4 block_out_channels,
@@ -339,7 +335,7 @@ def _measured_rows() -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-#: Tighter than tests/test_sd15_accuracy.py's 5% (the acceptance bars): the bars the hand-built model met before SD 1.5
+#: Tighter than tests/measurements/test_measured_accuracy.py's 5% (the acceptance bars): the bars the hand-built model met before SD 1.5
 #: moved onto the generic path, kept so the generic path does not drift back from it.
 PEAK_BAR, STAGE_BAR = 0.01, 0.02
 

@@ -4,7 +4,7 @@ A page of a few bundled models (sd15 and two drawn at random) is generated into 
 ``points=`` (a JSON list of parameter sets, each as the URL would carry it); every result the page writes into
 ``#result`` must equal ``symbolic.pipelines.api.estimate`` exactly, including points past 2**53 bytes, and every
 point the API refuses must be refused by the page (a message, no numbers). Chromium missing: skipped, unless
-``SYMBOLIC_REQUIRE_REPORT_TOOLS=1`` (as tests/test_report.py). The seed is printed on failure; ``PLANNER_SEED``
+``SYMBOLIC_REQUIRE_REPORT_TOOLS=1`` (as tests/report/test_report.py). The seed is printed on failure; ``PLANNER_SEED``
 replays it.
 """
 from __future__ import annotations

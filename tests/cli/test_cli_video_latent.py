@@ -12,7 +12,7 @@ from symbolic.cli.main import main
 from symbolic.analysis.video_latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
 from symbolic.analysis.video_presets import VIDEO_PRESETS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIVE_KEYS = ["latent_shape", "num_elements", "memory_bytes", "memory_mb", "tokens_per_video"]
 SEED = ["--frames", "49", "--height", "480", "--width", "720", "--latent-channels", "16",
         "--spatial-compression", "8", "--temporal-compression", "4"]

@@ -123,7 +123,6 @@ def pipeline_switches(model: str, kwargs: dict) -> list[Candidate]:
     asks for more than the pipeline needs: no safety checker, the default SDPA kernel instead of classic / math
     attention, the model card's half precision instead of fp32."""
     from symbolic.switches import quantization
-    from symbolic.components import class_name_of
     from symbolic.pipelines import catalog
     from symbolic.pipelines.api import make_config
 
@@ -144,7 +143,7 @@ def pipeline_switches(model: str, kwargs: dict) -> list[Candidate]:
     texts = [call.role for call in source.spec.text_calls]
     largest_text = max(texts, key=lambda role: sum(t.numel for t in component(source, role).tensors), default=None)
     for role in (source.spec.denoiser, largest_text):
-        if role and quantization.applies(class_name_of(source.config(role)), "bnb_nf4"):
+        if role and quantization.applies(component(source, role), "bnb_nf4"):
             switches.append(Candidate(f"quantize:{role}=bnb_nf4", QUANTIZE_COST, with_quantized(role, "bnb_nf4")))
     if kwargs.get("safety_checker", True) and "safety_checker" in source.roles:
         switches.append(Candidate("no_safety_checker", COSTS["no_safety_checker"],

@@ -55,6 +55,12 @@ def class_name_of(config: dict) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def registered(class_name: str | None) -> bool:
+    """Whether a component class models ``class_name``."""
+    _load_all()
+    return class_name in _REGISTRY
+
+
 def component_class(class_name: str, where: str = "config.json") -> type:
     """The component class modelling ``class_name``; a ``ValueError`` naming the class, the file and the supported
     classes when there is none (never a guess)."""

@@ -42,6 +42,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.components.layers.resnet import resnet_block
 from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
 from symbolic.components.video_vae import DecodeShape, ceil_div
@@ -128,17 +129,13 @@ def _with_moments(terms: list[VaeTerm]) -> dict[str, sp.Expr]:
 
 @register("AutoencoderKL")
 @dataclass(frozen=True)
-class AutoencoderKL:
+class AutoencoderKL(ComponentBase):
+    group_offload_block_modules = ("quant_conv", "post_quant_conv", "encoder", "decoder")
     config: dict
 
     kind = "vae"
     #: ``decode_moments`` / ``encode_moments`` follow ``shape.slicing`` (``enable_slicing()``).
     models_slicing = True
-    #: ``AutoencoderKL`` sets no ``_keep_in_fp32_modules`` (ModelMixin's default None): every tensor takes the dtype.
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    #: No non-persistent float buffers: all tensors are parameters.
-    fixed_dtype_bytes = {}
     temporal_compression = 1
 
     moment_notes = {

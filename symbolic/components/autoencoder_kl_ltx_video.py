@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import Tensor, linear, norm
@@ -102,17 +102,12 @@ class UpBlock:
 
 @register("AutoencoderKLLTXVideo")
 @dataclass(frozen=True)
-class LTXVideoVAE:
+class LTXVideoVAE(ComponentBase):
     config: dict
 
     kind = "vae"
     #: ``decode_moments`` / ``encode_moments`` follow ``shape.slicing`` (``enable_slicing()``).
     models_slicing = True
-    #: ``AutoencoderKLLTXVideo`` has no ``_keep_in_fp32_modules``; ``latents_mean`` / ``latents_std`` are persistent
-    #: buffers (in the checkpoint), so ``torch_dtype`` casts them too.
-    keep_fp32_modules: ClassVar[tuple[str, ...]] = ()
-    keep_fp32_only_under_fp16 = False
-    fixed_dtype_bytes: ClassVar[dict[str, int]] = {}
     moment_notes = NOTES
 
     # -- config (defaults: AutoencoderKLLTXVideo.__init__) ------------------------------------------------------------

@@ -18,6 +18,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.components.layers.tensors import Tensor
 from symbolic.components.video_vae import DecodeShape, WanVAE
 from symbolic.components import register
@@ -37,16 +38,12 @@ PAD_PIXELS = 2
 
 @register("AutoencoderKLQwenImage")
 @dataclass(frozen=True)
-class QwenImageVAE:
+class QwenImageVAE(ComponentBase):
     config: dict
 
     kind = "vae"
     #: ``decode_moments`` / ``encode_moments`` follow ``shape.slicing`` (``enable_slicing()``).
     models_slicing = True
-    #: ``AutoencoderKLQwenImage`` declares no ``_keep_in_fp32_modules`` and has no buffers.
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    fixed_dtype_bytes = {}
     #: The pipeline's ``vae_scale_factor``'s temporal counterpart: 1 + 4 (t - 1) frames for t latent frames.
     temporal_compression = 4
 

@@ -7,6 +7,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import INT64
 from symbolic.components.layers.tensors import EncoderConfig, Tensor, conv2d, linear, norm
 from symbolic.components import register
@@ -23,13 +24,12 @@ def encoder_layer(name: str, dim: int, intermediate: int) -> list[Tensor]:
 
 @register("CLIPTextModel")
 @dataclass(frozen=True)
-class CLIPText(EncoderConfig):
+class CLIPText(EncoderConfig, ComponentBase):
+    library = "transformers"
+    keys_not_converted = ("final_layer_norm.bias",)
     config: dict
 
     kind = "text_encoder"
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    fixed_dtype_bytes = {}
     moment_notes = {
         "mlp": "Peak inside a layer's MLP (modeling_clip.py CLIPMLP): the residual and ``layer_norm2``'s output, "
                "``fc1``'s output and quick_gelu's temporaries ``1.702 x`` and ``sigmoid(1.702 x)``: tokens x "
@@ -73,13 +73,11 @@ class CLIPText(EncoderConfig):
 
 @register("StableDiffusionSafetyChecker")
 @dataclass(frozen=True)
-class SafetyChecker(EncoderConfig):
+class SafetyChecker(EncoderConfig, ComponentBase):
+    library = "transformers"
     config: dict
 
     kind = "safety_checker"
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    fixed_dtype_bytes = {}
     moment_notes = {
         "mlp": "Peak of a vision layer's MLP (transformers modeling_clip.py CLIPMLP), as in the text encoder: residual "
                "and layer-norm output and three intermediate-wide quick_gelu tensors, for 257 tokens per image.",

@@ -17,6 +17,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.clip_text import CLIPText
 from symbolic.components.layers.tensors import Tensor, linear
@@ -52,15 +53,12 @@ OUTPUT_ROWS = 1
 
 @register("CLIPTextModelWithProjection")
 @dataclass(frozen=True)
-class CLIPTextModelWithProjection:
+class CLIPTextModelWithProjection(ComponentBase):
+    library = "transformers"
+    keys_not_converted = ("text_projection",)
     config: dict
 
     kind = "text_encoder"
-    #: ``CLIPPreTrainedModel`` sets no ``_keep_in_fp32_modules``.
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    #: ``embeddings.position_ids`` is an int64 buffer (``Tensor.floating=False``), which ``.to(dtype)`` leaves alone.
-    fixed_dtype_bytes = {}
 
     @cached_property
     def text(self) -> CLIPText:

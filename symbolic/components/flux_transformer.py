@@ -30,6 +30,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components.video_transformer import StepShape, attention_core
@@ -59,17 +60,13 @@ ROPE_TABLES = 2
 
 @register("FluxTransformer2DModel")
 @dataclass(frozen=True)
-class FluxTransformer2DModel:
+class FluxTransformer2DModel(ComponentBase):
+    gguf_blocks = ("transformer_blocks", "single_transformer_blocks")  # double_blocks, single_blocks
+    skip_layerwise_casting_patterns = ("pos_embed", "norm")
     config: dict
 
     kind = "denoiser"
     joint_text = True
-    #: ``FluxTransformer2DModel._keep_in_fp32_modules`` is None (ModelMixin's default).
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    #: No parameters or buffers with a fixed dtype: the class registers no buffers (the RoPE tables are built in
-    #: ``forward``).
-    fixed_dtype_bytes = {}
     #: Tokens are 2 x 2 latent pixels (packed by the pipeline; the config's ``patch_size`` is 1).
     patch = PIPELINE_PATCH
 

@@ -14,18 +14,19 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.components.layers.tensors import EncoderConfig, Tensor, linear
 from symbolic.components import register
 
 
 @register("LlamaModel")
 @dataclass(frozen=True)
-class LlamaText(EncoderConfig):
+class LlamaText(EncoderConfig, ComponentBase):
+    library = "transformers"
+    keys_not_converted = ("norm",)
     config: dict
 
     kind = "text_encoder"
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
     moment_notes = {"forward": "HunyuanVideo's prompt encoding with every hidden state returned and the KV cache "
                                "kept (``LlamaText.activation_bytes``), modeling_llama.py."}
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
@@ -90,16 +90,13 @@ NOTES = {
 
 @register("LTXVideoTransformer3DModel")
 @dataclass(frozen=True)
-class LTXVideoTransformer(AttentionDims):
+class LTXVideoTransformer(AttentionDims, ComponentBase):
+    gguf_blocks = ("transformer_blocks",)
+    skip_layerwise_casting_patterns = ("norm",)
     config: dict
 
     kind = "denoiser"
     joint_text = False
-    #: ``LTXVideoTransformer3DModel`` has no ``_keep_in_fp32_modules``: everything follows ``torch_dtype``.
-    keep_fp32_modules: ClassVar[tuple[str, ...]] = ()
-    keep_fp32_only_under_fp16 = False
-    #: No buffers: the RoPE tables are recomputed in each forward (priced in ``resident_inputs``).
-    fixed_dtype_bytes: ClassVar[dict[str, int]] = {}
     moment_notes = NOTES
 
     # -- config (defaults: LTXVideoTransformer3DModel.__init__) ------------------------------------------------------

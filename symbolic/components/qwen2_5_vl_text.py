@@ -22,6 +22,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components import register
@@ -44,13 +45,12 @@ VISION_ROPE_DIVISOR = 4
 
 @register("Qwen2_5_VLForConditionalGeneration")
 @dataclass(frozen=True)
-class Qwen2_5_VLText:
+class Qwen2_5_VLText(ComponentBase):
+    library = "transformers"
+    keys_not_converted = ("lm_head",)
     config: dict
 
     kind = "text_encoder"
-    #: ``Qwen2_5_VLForConditionalGeneration._keep_in_fp32_modules`` is empty.
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
     #: Non-persistent buffers computed in float32 at init (absent from the checkpoint, so torch_dtype never reaches
     #: them).
     fixed_dtype_bytes = {

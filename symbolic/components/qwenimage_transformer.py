@@ -22,6 +22,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import COMPLEX64
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
@@ -43,17 +44,13 @@ NORM_OUT_CHUNKS = 2
 
 @register("QwenImageTransformer2DModel")
 @dataclass(frozen=True)
-class QwenImageTransformer(AttentionDims):
+class QwenImageTransformer(AttentionDims, ComponentBase):
+    gguf_blocks = ("transformer_blocks",)  # no rule in lcpp.patch: assumed like the others
+    skip_layerwise_casting_patterns = ("pos_embed", "norm")
     config: dict
 
     kind = "denoiser"
     joint_text = True
-    #: ``QwenImageTransformer2DModel`` declares no ``_keep_in_fp32_modules``: everything follows ``torch_dtype``.
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    #: No non-persistent buffers: the RoPE tables are plain attributes (not tensors of the module), priced in
-    #: ``resident_inputs``.
-    fixed_dtype_bytes = {}
 
     def __post_init__(self):
         extras = [k for k in ("zero_cond_t", "use_additional_t_cond", "use_layer3d_rope", "guidance_embeds")

@@ -24,6 +24,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, conv2d, linear
 from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
@@ -87,17 +88,13 @@ class BlockKind:
 
 @register("SD3Transformer2DModel")
 @dataclass(frozen=True)
-class SD3Transformer2DModel(AttentionDims):
+class SD3Transformer2DModel(AttentionDims, ComponentBase):
+    gguf_blocks = ("transformer_blocks",)  # joint_blocks
+    skip_layerwise_casting_patterns = ("pos_embed", "norm")
     config: dict
 
     kind = "denoiser"
     joint_text = True
-    #: ``SD3Transformer2DModel._keep_in_fp32_modules`` is None (ModelMixin's default).
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    #: ``pos_embed.pos_embed`` is registered ``persistent=True`` when ``pos_embed_max_size`` is set (PatchEmbed), so it
-    #: is in the checkpoint and takes ``torch_dtype``; no buffer keeps a fixed dtype.
-    fixed_dtype_bytes = {}
 
     # -- config (defaults: SD3Transformer2DModel.__init__)
     @property

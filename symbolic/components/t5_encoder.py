@@ -20,6 +20,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import Tensor, linear
 from symbolic.components import register
@@ -27,11 +28,12 @@ from symbolic.components import register
 
 @register("T5EncoderModel", "UMT5EncoderModel")
 @dataclass(frozen=True)
-class T5Encoder:
+class T5Encoder(ComponentBase):
+    library = "transformers"
+    keys_not_converted = ("encoder.embed_tokens", "shared", "encoder.final_layer_norm")
     config: dict
 
     kind = "text_encoder"
-    fixed_dtype_bytes = {}
     #: transformers applies ``_keep_in_fp32_modules`` only under a float16 load.
     keep_fp32_only_under_fp16 = True
     moment_notes = {"forward": "One encoder forward (``T5Encoder.activation_bytes``: the feed-forward with the "

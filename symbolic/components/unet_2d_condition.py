@@ -35,6 +35,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.resnet import resnet_block
 from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
@@ -137,15 +138,11 @@ MOMENT_KINDS = {
 
 @register("UNet2DConditionModel")
 @dataclass(frozen=True)
-class UNet2DConditionModel:
+class UNet2DConditionModel(ComponentBase):
+    skip_layerwise_casting_patterns = ("norm",)
     config: dict
 
     kind = "denoiser"
-    #: ``UNet2DConditionModel._keep_in_fp32_modules`` is None (ModelMixin default): everything takes torch_dtype.
-    keep_fp32_modules = ()
-    keep_fp32_only_under_fp16 = False
-    #: No non-persistent buffers (the UNet has no buffers at all).
-    fixed_dtype_bytes = {}
     patch = 1
     joint_text = False
 

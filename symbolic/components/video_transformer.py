@@ -27,6 +27,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear, norm
 from symbolic.components import register
@@ -166,12 +167,12 @@ MOMENT_NOTES = {
 # --------------------------------------------------------------------------------------------------------------------
 @register("CogVideoXTransformer3DModel")
 @dataclass(frozen=True)
-class CogVideoXTransformer(AttentionDims):
+class CogVideoXTransformer(AttentionDims, ComponentBase):
+    skip_layerwise_casting_patterns = ("patch_embed", "norm")
     config: dict
 
     kind = "denoiser"
     joint_text = True
-    keep_fp32_only_under_fp16 = False
     moment_notes = {k: MOMENT_NOTES[k] for k in ("feedforward", "attention", "rotary")}
 
     @property
@@ -206,7 +207,6 @@ class CogVideoXTransformer(AttentionDims):
     #: ``patch_embed.pos_embedding`` is a non-persistent buffer built by ``get_3d_sincos_pos_embed`` in float64;
     #: it is not in the checkpoint, so ``from_pretrained(torch_dtype=...)`` leaves it float64.
     fixed_dtype_bytes = {"patch_embed.pos_embedding": 8}
-    keep_fp32_modules = ()
 
     @cached_property
     def tensors(self) -> list[Tensor]:
@@ -281,12 +281,13 @@ class CogVideoXTransformer(AttentionDims):
 # --------------------------------------------------------------------------------------------------------------------
 @register("WanTransformer3DModel")
 @dataclass(frozen=True)
-class WanTransformer(AttentionDims):
+class WanTransformer(AttentionDims, ComponentBase):
+    gguf_blocks = ("blocks",)
+    skip_layerwise_casting_patterns = ("patch_embedding", "condition_embedder", "norm")
     config: dict
 
     kind = "denoiser"
     joint_text = False
-    keep_fp32_only_under_fp16 = False
     moment_notes = {k: MOMENT_NOTES[k] for k in ("feedforward", "attention", "qk_norm", "cross_attention")}
 
     @property
@@ -379,12 +380,13 @@ class WanTransformer(AttentionDims):
 # --------------------------------------------------------------------------------------------------------------------
 @register("HunyuanVideoTransformer3DModel")
 @dataclass(frozen=True)
-class HunyuanVideoTransformer(AttentionDims):
+class HunyuanVideoTransformer(AttentionDims, ComponentBase):
+    gguf_blocks = ("transformer_blocks", "single_transformer_blocks")
+    skip_layerwise_casting_patterns = ("x_embedder", "context_embedder", "norm")
     config: dict
 
     kind = "denoiser"
     joint_text = True
-    keep_fp32_only_under_fp16 = False
     moment_notes = {k: MOMENT_NOTES[k] for k in ("attention", "single_rotary", "single_attention", "dual_feedforward")}
 
     @property
@@ -399,8 +401,6 @@ class HunyuanVideoTransformer(AttentionDims):
     def patch_t(self) -> int:
         return int(self.config["patch_size_t"])
 
-    keep_fp32_modules = ()
-    fixed_dtype_bytes = {}
 
     @cached_property
     def tensors(self) -> list[Tensor]:

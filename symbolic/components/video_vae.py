@@ -26,6 +26,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import BlockConfig, Tensor, conv2d, linear, norm
@@ -105,7 +106,6 @@ class VideoVAE:
     model (text-to-video only decodes)."""
 
     kind = "vae"
-    keep_fp32_only_under_fp16 = False
     spatial_compression = 8
     temporal_compression = 4
 
@@ -116,7 +116,7 @@ class VideoVAE:
 # --------------------------------------------------------------------------------------------------------------------
 @register("AutoencoderKLCogVideoX")
 @dataclass(frozen=True)
-class CogVideoXVAE(VideoVAE, BlockConfig):
+class CogVideoXVAE(VideoVAE, BlockConfig, ComponentBase):
     config: dict
 
     moment_notes = {k: MOMENT_NOTES[k] for k in ("first_batch", "second_batch", "last_batch", "postprocess")}
@@ -125,8 +125,6 @@ class CogVideoXVAE(VideoVAE, BlockConfig):
     def latent_channels(self) -> int:
         return self.latent
 
-    keep_fp32_modules = ()
-    fixed_dtype_bytes = {}
     frame_batch = 2          # AutoencoderKLCogVideoX.num_latent_frames_batch_size
     tile_latent = (30, 45)   # tile_sample_min_height/width (sample_height // 2, sample_width // 2) / 8
     tile_stride = (25, 36)   # int(tile * (1 - overlap)), overlap 1/6 (height), 1/5 (width)
@@ -293,7 +291,8 @@ class CogVideoXVAE(VideoVAE, BlockConfig):
 # --------------------------------------------------------------------------------------------------------------------
 @register("AutoencoderKLWan")
 @dataclass(frozen=True)
-class WanVAE(VideoVAE):
+class WanVAE(VideoVAE, ComponentBase):
+    group_offload_block_modules = ("quant_conv", "post_quant_conv", "encoder", "decoder")
     config: dict
 
     moment_notes = {k: MOMENT_NOTES[k] for k in ("frame_head", "frame_conv", "first_frame", "postprocess")}
@@ -302,8 +301,6 @@ class WanVAE(VideoVAE):
     def latent_channels(self) -> int:
         return self.z_dim
 
-    keep_fp32_modules = ()
-    fixed_dtype_bytes = {}
     tile_latent = (32, 32)   # tile_sample_min_height/width 256 / 8
     tile_stride = (24, 24)   # tile_sample_stride 192 / 8
     cache_frames = 2         # CACHE_T
@@ -466,7 +463,7 @@ class WanVAE(VideoVAE):
 # --------------------------------------------------------------------------------------------------------------------
 @register("AutoencoderKLHunyuanVideo")
 @dataclass(frozen=True)
-class HunyuanVideoVAE(VideoVAE, BlockConfig):
+class HunyuanVideoVAE(VideoVAE, BlockConfig, ComponentBase):
     config: dict
 
     moment_notes = {k: MOMENT_NOTES[k] for k in ("upsample", "mid_attention", "postprocess")}
@@ -475,8 +472,6 @@ class HunyuanVideoVAE(VideoVAE, BlockConfig):
     def latent_channels(self) -> int:
         return self.latent
 
-    keep_fp32_modules = ()
-    fixed_dtype_bytes = {}
     tile_latent = (32, 32)      # tile_sample_min_height/width 256 / 8
     tile_stride = (24, 24)      # tile_sample_stride 192 / 8
     tile_frames = 4             # tile_sample_min_num_frames 16 / 4: temporal tiles of 4 + 1 latent frames

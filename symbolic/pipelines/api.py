@@ -6,11 +6,12 @@ The expressions come from ``symbolic.pipelines.model``; their generated exact co
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import json
 from functools import lru_cache
 
 from symbolic.core.evaluate.cache import load_or_build
-from symbolic.switches.switch import parse_switches
+from symbolic.switches.switch import SCHEMES, Switch, SwitchKind, parse_switch, parse_switches, quantize_pairs
 from symbolic.core.dtypes import canonical_dtype
 from symbolic.core.evaluate.runtime import ceil_int, compile_exact, positional
 from symbolic.runtime.framework import Framework
@@ -26,33 +27,16 @@ ATTENTION_BACKENDS = ("default", "flash", "efficient", "math")
 
 def _quantize(quantize: object, source) -> tuple[tuple[str, str], ...]:
     """``{role: scheme}`` (or ``["role=scheme", ...]``) -> sorted pairs, each checked against the component."""
-    from symbolic.switches import quantization
-    from symbolic.components import class_name_of
-
-    if quantize is None:
-        return ()
-    if isinstance(quantize, str):
-        quantize = (quantize,)
-    if isinstance(quantize, dict):
-        pairs = list(quantize.items())
-    elif isinstance(quantize, Iterable):
-        pairs = []
-        for item in quantize:
-            if not isinstance(item, str) or "=" not in item:
-                raise ValueError(f"quantize: must be COMPONENT=SCHEME, got {item!r}")
-            role, _, scheme = item.partition("=")
-            pairs.append((role.strip(), scheme.strip()))
-    else:
-        raise ValueError(f"quantize: must be a mapping of component to scheme, got {quantize!r}")
+    pairs = quantize_pairs(quantize)
     seen = {}
     for role, scheme in pairs:
         if role not in source.roles:
             raise ValueError(f"quantize: {source.name} has no component {role!r}; it has {', '.join(source.roles)}")
-        scheme = choice(scheme, "quantize", quantization.SCHEMES)
-        name = class_name_of(source.config(role))
-        if not quantization.applies(name, scheme):
-            raise ValueError(f"quantize: {scheme} does not apply to {role} ({name}); it supports "
-                             f"{', '.join(quantization.supported(name)) or 'none'}")
+        scheme = choice(scheme, "quantize", SCHEMES)
+        facts = component_facts(source)[role]
+        if scheme not in facts["schemes"]:
+            raise ValueError(f"quantize: {scheme} does not apply to {role} ({facts['class']}); it supports "
+                             f"{', '.join(facts['schemes']) or 'none'}")
         if seen.setdefault(role, scheme) != scheme:
             raise ValueError(f"quantize: {role} given twice")
     return tuple(sorted(seen.items()))
@@ -108,26 +92,58 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
 
 def _check_switches(source, options: frozenset, quantized: tuple, parallel) -> None:
     """Switch combinations diffusers refuses or that are not modelled: named, never ignored."""
-    from symbolic.switches import offload
-    from symbolic.components import class_name_of
-
     spec = source.spec
     casting = [o for o in options if o.startswith("layerwise_casting")]
     moving = [o for o in options if o == "sequential_cpu_offload" or o.startswith("group_offload")]
     if (casting or moving or quantized) and parallel is not None:
         raise ValueError(f"parallel: {parallel} with quantization, offload or layerwise casting is not modelled")
     if casting:
-        name = class_name_of(source.config(spec.denoiser))
-        if "_class_name" not in source.config(spec.denoiser):
-            raise ValueError(f"memory_options: {casting[0]} needs a diffusers denoiser, {name} is not one")
+        facts = component_facts(source)[spec.denoiser]
+        if SwitchKind.LAYERWISE_CASTING.value not in facts["switch_kinds"]:
+            raise ValueError(f"memory_options: {casting[0]} needs a diffusers denoiser, {facts['class']} is not one")
         if spec.denoiser in dict(quantized):
             raise ValueError(f"memory_options: {casting[0]} and quantize {spec.denoiser} exclude each other")
     for switch in moving:
         for role in source.roles:
-            config = source.config(role)
+            facts = component_facts(source)[role]
+            if parse_switch(switch).kind not in facts["switch_kinds"]:
+                raise ValueError(f"memory_options: {switch} does not apply to {role} ({facts['class']})")
+
+
+#: What a component-facts cache entry holds (``_component_facts_entry``).
+FACTS_KEYS = ("components",)
+
+
+def component_facts(source) -> dict[str, dict]:
+    """Per role of ``source``: its ``class``, the quantization ``schemes`` and the weight-moving ``switch_kinds``
+    that apply to it, as its component class declares them (``symbolic.switches.quantization.supported``,
+    ``symbolic.switches.offload.applies``). Cached on disk by the configs' digest, so that a warm call checks its
+    switches without importing the component library (or SymPy)."""
+    key = hashlib.sha256(json.dumps(source.configs).encode()).hexdigest()
+    return load_or_build("component_facts", key, lambda: _component_facts_entry(source), FACTS_KEYS)["components"]
+
+
+def _component_facts_entry(source) -> dict:
+    # The derivation side (a miss): the component classes and the switch models, imported only here.
+    from symbolic.components import class_name_of, component_class, registered
+    from symbolic.components.base import ComponentBase
+    from symbolic.switches import offload, quantization
+
+    roles = {}
+    for role in source.roles:
+        config = source.config(role)
+        name = class_name_of(config)
+        if registered(name):
+            declared = component_class(name)
+        else:  # an unmodelled class: only what its library implies (its estimate is refused later, naming it)
             library = "diffusers" if "_class_name" in config else "transformers"
-            if not offload.applies(switch, library, class_name_of(config)):
-                raise ValueError(f"memory_options: {switch} does not apply to {role} ({class_name_of(config)})")
+            declared = type("Unmodelled", (ComponentBase,), {"library": library})
+        kinds = [kind for kind in (SwitchKind.SEQUENTIAL_CPU_OFFLOAD, SwitchKind.GROUP_OFFLOAD,
+                                   SwitchKind.LAYERWISE_CASTING)
+                 if offload.applies(Switch(kind, mode="leaf_level"), declared)]
+        roles[role] = {"class": name, "schemes": list(quantization.supported(declared)),
+                       "switch_kinds": [k.value for k in kinds]}
+    return {"components": roles}
 
 
 def pipeline_model(model: str, **config):
@@ -265,7 +281,7 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     ``MEMORY_OPTIONS`` the pipeline offers, one offload mode at most (``model_cpu_offload``,
     ``sequential_cpu_offload``, ``group_offload:block_level:N[:stream]``, ``group_offload:leaf_level[:stream]``) and
     ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (the denoiser's storage). ``quantize``: ``{role: scheme}`` or
-    ``["role=scheme"]``, schemes of ``symbolic.switches.quantization.SCHEMES``. ``safety_checker=False``: loaded without
+    ``["role=scheme"]``, schemes of ``symbolic.switches.switch.SCHEMES``. ``safety_checker=False``: loaded without
     it (pipelines that have one). ``long_prompt``: a prompt of ``prompt_tokens`` tokens (default 77) encoded in
     chunks of 75 (SD 1.x / 2.x / XL; without it diffusers truncates to 77 and the length changes nothing).
 

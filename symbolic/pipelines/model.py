@@ -214,20 +214,13 @@ class WeightBreakdown:
         return self.model_dtype * b_comp + self.fp32 * FP32 + self.fixed_bytes
 
 
-def keeps_fp32(comp, dtype: str) -> tuple[str, ...]:
-    """The modules kept in float32 under this load: none for a float32 load; transformers' only under float16."""
-    if dtype == "fp32" or (comp.keep_fp32_only_under_fp16 and dtype != "fp16"):
-        return ()
-    return tuple(comp.keep_fp32_modules)
-
-
 @lru_cache(maxsize=None)
 def loaded_tensors(config: PipelineConfig, role: str) -> tuple[tuple[str, int, str], ...]:
     """Each tensor as ``from_pretrained(torch_dtype=...)`` loads it: (name, bytes, kind), kind ``model`` (the
     component's dtype), ``fp32`` (a module the library keeps in float32) or ``fixed`` (a non-persistent buffer in
     its init dtype, an integer buffer)."""
     comp, dtype = component(config.source, role), config.dtype_of(role)
-    keep, fixed = keeps_fp32(comp, dtype), dict(comp.fixed_dtype_bytes)
+    keep, fixed = comp.keeps_fp32(dtype), dict(comp.fixed_dtype_bytes)
     out = []
     for t in comp.tensors:
         if t.name in fixed:
@@ -282,12 +275,9 @@ def casting(config: PipelineConfig) -> tuple[list[tuple[str, int]], int]:
     inputs = offload.component_inputs(comp, [size for _, size, _ in loaded_tensors(config, role)])
     return offload.layerwise_casting_sizes(inputs["names_and_sizes"], BYTES_PER_ELEMENT[config.dtype_of(role)],
                                            config.layerwise_casting,
-                                           offload.skip_patterns_for(type_name(config, role)),
+                                           offload.skip_patterns_for(comp),
                                            ndims=inputs["ndims"], uncastable=inputs["uncastable"])
 
-
-def type_name(config: PipelineConfig, role: str) -> str:
-    return components.class_name_of(config.source.config(role))
 
 
 def component_bytes(config: PipelineConfig, role: str) -> sp.Expr:
@@ -377,8 +367,7 @@ def onloaded_bytes(config: PipelineConfig, role: str) -> sp.Expr:
                                                            non_persistent=inputs["non_persistent"]))
     switch = parse_switch(mode)
     return sp.Integer(offload.group_offload_bytes(inputs["names_and_sizes"], switch.mode, switch.blocks_per_group,
-                                                  switch.stream, block_modules=offload.block_modules_for(
-                                                      type_name(config, role))))
+                                                  switch.stream, block_modules=comp.group_offload_block_modules))
 
 
 def stage_of(config: PipelineConfig, role: str) -> str | None:

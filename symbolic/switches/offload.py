@@ -38,7 +38,7 @@ from symbolic.switches.switch import STORAGE_BYTES, Switch, SwitchKind, parse_sw
 
 __all__ = [
     "sequential_offload_bytes", "group_offload_bytes", "layerwise_casting_sizes",
-    "skip_patterns_for", "block_modules_for", "applies", "component_inputs",
+    "skip_patterns_for", "applies", "component_inputs",
     "DEFAULT_SKIP_MODULES_PATTERN",
 ]
 
@@ -247,22 +247,6 @@ def sequential_offload_bytes(names_and_sizes: Iterable[tuple[str, int]], *, buff
 # Group offloading
 # ---------------------------------------------------------------------------------------------------------------
 
-#: ``_group_offload_block_modules`` of the diffusers classes that set it (models/autoencoders/*.py): these children
-#: are recursed into as their own block-level scopes (``_apply_group_offloading_block_level``, ``block_modules``).
-BLOCK_MODULES = {
-    "AutoencoderKL": ("quant_conv", "post_quant_conv", "encoder", "decoder"),
-    "AutoencoderKLQwenImage21": ("quant_conv", "post_quant_conv", "encoder", "decoder"),
-    "AutoencoderKLWan": ("quant_conv", "post_quant_conv", "encoder", "decoder"),
-    "RFD4ProteinaAutoencoder": ("encoder", "decoder"),
-}
-
-
-def block_modules_for(class_name: str) -> tuple[str, ...]:
-    """The class's ``_group_offload_block_modules`` (``()`` where unset); read by ``apply_group_offloading`` when
-    ``block_modules`` is not passed."""
-    return BLOCK_MODULES.get(class_name, ())
-
-
 def _block_level_scope(tree: _Tree, scope: str, n: int, stream: bool, block_modules: set[str],
                        groups: list[_Group], hook: dict[str, int], lazy: list[str]) -> None:
     """``_apply_group_offloading_block_level`` on module ``scope``."""
@@ -386,120 +370,7 @@ def group_offload_bytes(names_and_sizes: Iterable[tuple[str, int]], mode: str, b
 #: diffusers/hooks/layerwise_casting.py ``DEFAULT_SKIP_MODULES_PATTERN`` (``re.search`` on the dotted module name).
 DEFAULT_SKIP_MODULES_PATTERN = ("pos_embed", "patch_embed", "norm", "^proj_in$", "^proj_out$")
 
-#: ``_skip_layerwise_casting_patterns`` of the diffusers model classes that set it (diffusers 0.42).
-SKIP_LAYERWISE_CASTING_PATTERNS: dict[str, tuple[str, ...]] = {
-    'AllegroTransformer3DModel': ('pos_embed', 'norm', 'adaln_single'),
-    'AnyFlowFARTransformer3DModel': ('patch_embedding', 'far_patch_embedding', 'condition_embedder', 'norm'),
-    'AnyFlowTransformer3DModel': ('patch_embedding', 'condition_embedder', 'norm'),
-    'AsymmetricAutoencoderKL': ('decoder',),
-    'AuraFlowTransformer2DModel': ('pos_embed', 'norm'),
-    'AutoencoderKLMiniMaxH3': ('norm',),
-    'BriaFibo2Transformer2DModel': ('t_embedder',),
-    'ChromaTransformer2DModel': ('pos_embed', 'norm'),
-    'ChronoEditTransformer3DModel': ('patch_embedding', 'condition_embedder', 'norm'),
-    'CogVideoXTransformer3DModel': ('patch_embed', 'norm'),
-    'CogView3PlusTransformer2DModel': ('patch_embed', 'norm'),
-    'CogView4Transformer2DModel': ('patch_embed', 'norm', 'proj_out'),
-    'Cosmos3OmniTransformer': ('embed_tokens', 'time_embedder', 'norm'),
-    'CosmosControlNetModel': ('patch_embed', 'patch_embed_base', 'time_embed'),
-    'CosmosTransformer3DModel': ('patch_embed', 'final_layer', 'norm'),
-    'DiTTransformer2DModel': ('pos_embed', 'norm'),
-    'DreamLiteTransformer2DModel': ('norm',),
-    'DreamLiteUNetModel': ('norm',),
-    'EasyAnimateTransformer3DModel': ('^proj$', 'norm', '^proj_out$'),
-    'Flux2Transformer2DModel': ('pos_embed', 'norm'),
-    'Flux3Transformer2DModel': ('pos_embed', 'norm'),
-    'FluxTransformer2DModel': ('pos_embed', 'norm'),
-    'GlmImageTransformer2DModel': ('patch_embed', 'norm', 'proj_out'),
-    'HeliosTransformer3DModel': (
-        'patch_embedding', 'patch_short', 'patch_mid', 'patch_long', 'condition_embedder', 'norm',
-    ),
-    'HunyuanDiT2DModel': ('pos_embed', 'norm', 'pooler'),
-    'HunyuanImageTransformer2DModel': ('x_embedder', 'context_embedder', 'norm'),
-    'HunyuanVideo15Transformer3DModel': ('x_embedder', 'context_embedder', 'norm'),
-    'HunyuanVideoFramepackTransformer3DModel': ('x_embedder', 'context_embedder', 'norm'),
-    'HunyuanVideoTransformer3DModel': ('x_embedder', 'context_embedder', 'norm'),
-    'Ideogram4Transformer2DModel': ('t_embedding', 'adaln_proj', 'embed_image_indicator'),
-    'JoyImageEditPlusTransformer3DModel': ('img_in', 'condition_embedder', 'norm'),
-    'JoyImageEditTransformer3DModel': ('img_in', 'condition_embedder', 'norm'),
-    'Kandinsky6SRTransformer3DModel': ('norm',),
-    'Kandinsky6Transformer3DModel': ('norm',),
-    'Krea2Transformer2DModel': ('time_embed', 'norm'),
-    'LTX2VideoTransformer3DModel': ('norm',),
-    'LTXVideoTransformer3DModel': ('norm',),
-    'LatteTransformer3DModel': ('pos_embed', 'norm'),
-    'Lumina2Transformer2DModel': ('x_embedder', 'norm'),
-    'LuminaNextDiT2DModel': ('patch_embedder', 'norm', 'ffn_norm'),
-    'MiniMaxH3Transformer3DModel': ('norm',),
-    'MiniMaxMusic3Transformer1DModel': ('time_proj', 'norm'),
-    'MochiTransformer3DModel': ('patch_embed', 'norm'),
-    'MotifVideoTransformer3DModel': ('x_embedder', 'context_embedder', 'norm'),
-    'NucleusMoEImageTransformer2DModel': ('pos_embed', 'norm'),
-    'OmniGenTransformer2DModel': ('patch_embedding', 'embed_tokens', 'norm'),
-    'OvisImageTransformer2DModel': ('pos_embed', 'norm'),
-    'PixArtTransformer2DModel': ('pos_embed', 'norm', 'adaln_single'),
-    'QwenImage21Transformer2DModel': ('pos_embed', 'norm'),
-    'QwenImageTransformer2DModel': ('pos_embed', 'norm'),
-    'RFD4ProteinaAutoencoder': ('norm', 'embedding'),
-    'RFD4ProteinaTransformer': ('norm', 'ln_out', 'embedding'),
-    'SD3Transformer2DModel': ('pos_embed', 'norm'),
-    'SanaControlNetModel': ('patch_embed', 'norm'),
-    'SanaTransformer2DModel': ('patch_embed', 'norm'),
-    'SanaVideoTransformer3DModel': ('patch_embedding', 'norm'),
-    'SanaWMLTX2RefinerTransformer3DModel': ('norm',),
-    'SanaWMTransformer3DModel': ('x_embedder', 'plucker_embedder', 'norm'),
-    'SkyReelsV2Transformer3DModel': ('patch_embedding', 'condition_embedder', 'norm'),
-    'StableAudioDiTModel': ('preprocess_conv', 'postprocess_conv', '^proj_in$', '^proj_out$', 'norm'),
-    'Transformer2DModel': ('latent_image_embedding', 'norm'),
-    'TransformerTemporalModel': ('norm',),
-    'UNet1DModel': ('norm',),
-    'UNet2DConditionModel': ('norm',),
-    'UNet2DModel': ('norm',),
-    'UNet3DConditionModel': ('norm', 'time_embedding'),
-    'UNetMotionModel': ('norm',),
-    'VQModel': ('quantize',),
-    'WanAnimate2Transformer3DModel': ('patch_embedding', 'img_emb', 'norm'),
-    'WanAnimateTransformer3DModel': ('patch_embedding', 'condition_embedder', 'norm'),
-    'WanTransformer3DModel': ('patch_embedding', 'condition_embedder', 'norm'),
-    'WanVACETransformer3DModel': ('patch_embedding', 'vace_patch_embedding', 'condition_embedder', 'norm'),
-    'ZImageTransformer2DModel': ('t_embedder', 'cap_embedder'),
-}
-
-#: ``_keep_in_fp32_modules`` of the diffusers model classes that set it; ``enable_layerwise_casting`` adds them to the
-#: skip patterns.
-KEEP_IN_FP32_MODULES: dict[str, tuple[str, ...]] = {
-    'AnyFlowFARTransformer3DModel': ('time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3'),
-    'AnyFlowTransformer3DModel': ('time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3'),
-    'AutoencoderKLMiniMaxH3': ('encoder', 'quant_conv', 'norm1', 'norm2', 'norm_out', 'scale1', 'scale2'),
-    'AutoencoderKLMiniMaxH3Audio': ('encoder', 'decoder', 'pre_block', 'dec_in_proj', 'mean_proj', 'logs_proj'),
-    'ChronoEditTransformer3DModel': ('time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3'),
-    'Cosmos3OmniTransformer': ('time_embedder',),
-    'CosmosControlNetModel': ('learnable_pos_embed',),
-    'CosmosTransformer3DModel': ('learnable_pos_embed',),
-    'Flux3Transformer2DModel': ('norm_q', 'norm_k'),
-    'HeliosTransformer3DModel': ('time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3', 'history_key_scale'),
-    'JoyImageEditPlusTransformer3DModel': ('time_embedder', 'norm1', 'norm2', 'norm_out'),
-    'JoyImageEditTransformer3DModel': ('time_embedder', 'norm1', 'norm2', 'norm_out'),
-    'Kandinsky5Transformer3DModel': ('time_embeddings', 'modulation', 'visual_modulation', 'text_modulation'),
-    'Kandinsky6SRTransformer3DModel': ('time_embeddings', 'pooled_bias', 'modulation'),
-    'Kandinsky6Transformer3DModel': ('time_embeddings', 'modulation'),
-    'Krea2Transformer2DModel': ('norm', 'norm1', 'norm2', 'norm_q', 'norm_k'),
-    'MiniMaxH3Transformer3DModel': ('proj_in', 'audio_proj_in', 'time_embedder', 'proj_out', 'audio_proj_out', 'rope'),
-    'RFD4ProteinaAutoencoder': ('latent_decoder_mean_n_log_scale', 'norm'),
-    'RFD4ProteinaTransformer': ('cond_factory', 'norm', 'ln_out'),
-    'SkyReelsV2Transformer3DModel': ('rope', 'time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3'),
-    'WanAnimate2Transformer3DModel': (
-        'time_embedding', 'time_projection', 'scale_shift_table', 'norm1', 'norm2', 'norm3', 'modulation',
-    ),
-    'WanAnimateTransformer3DModel': (
-        'time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3', 'motion_synthesis_weight', 'rope',
-    ),
-    'WanTransformer3DModel': ('rope', 'time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3'),
-    'WanVACETransformer3DModel': ('rope', 'time_embedder', 'scale_shift_table', 'norm1', 'norm2', 'norm3'),
-}
-
-
-def skip_patterns_for(class_name: str) -> tuple[str, ...]:
+def skip_patterns_for(component) -> tuple[str, ...]:
     """The patterns ``ModelMixin.enable_layerwise_casting()`` uses with its defaults (models/modeling_utils.py):
     ``DEFAULT_SKIP_MODULES_PATTERN`` + ``_keep_in_fp32_modules`` + ``_skip_layerwise_casting_patterns`` (deduplicated;
     with peft installed it also adds the LoRA / LoHa / LoKr adapter layer names, which match no base weight). E.g.
@@ -507,7 +378,7 @@ def skip_patterns_for(class_name: str) -> tuple[str, ...]:
     ``WanTransformer3DModel``: + its fp32 modules (``time_embedder``, ``scale_shift_table``, ``norm1..3``, ``rope``)
     + ``("patch_embedding", "condition_embedder", "norm")``."""
     out = list(DEFAULT_SKIP_MODULES_PATTERN)
-    for p in KEEP_IN_FP32_MODULES.get(class_name, ()) + SKIP_LAYERWISE_CASTING_PATTERNS.get(class_name, ()):
+    for p in tuple(component.keep_fp32_modules) + tuple(component.skip_layerwise_casting_patterns):
         if p not in out:
             out.append(p)
     return tuple(out)
@@ -584,16 +455,9 @@ def layerwise_casting_sizes(names_and_sizes: Iterable[tuple[str, int]], model_dt
 # Where each switch applies
 # ---------------------------------------------------------------------------------------------------------------
 
-#: diffusers model classes with ``_supports_group_offloading = False`` (``ModelMixin.enable_group_offload`` raises).
-NO_GROUP_OFFLOADING = frozenset({
-    "AutoencoderKLKVAEAudio", "AutoencoderKLMiniMaxH3Audio", "AutoencoderOobleck", "AutoencoderSAME",
-    "ConsistencyDecoderVAE", "Cosmos3AVAEAudioTokenizer", "DiTTransformer2DModel", "HunyuanDiT2DModel",
-    "LongCatAudioDiTVae", "VQModel",
-})
-
-
-def applies(switch: Switch | str, library: str, class_name: str) -> bool:
-    """Does the switch act on a component of ``library`` (``"diffusers"`` / ``"transformers"``) and class?
+def applies(switch: Switch | str, component) -> bool:
+    """Does the switch act on ``component`` (a component class or instance: its ``library`` and
+    ``supports_group_offloading``)?
 
     * sequential_cpu_offload: every ``nn.Module`` component (``enable_sequential_cpu_offload`` loops over
       ``self.components`` and calls accelerate's ``cpu_offload``), diffusers and transformers alike.
@@ -606,12 +470,11 @@ def applies(switch: Switch | str, library: str, class_name: str) -> bool:
       transformers models have none: diffusers models only."""
     if isinstance(switch, str):
         switch = parse_switch(switch)
-    if library not in ("diffusers", "transformers"):
-        raise ValueError(f"library must be 'diffusers' or 'transformers', not {library!r}")
+    library = component.library
     if switch.kind is SwitchKind.SEQUENTIAL_CPU_OFFLOAD:
         return True
     if switch.kind is SwitchKind.GROUP_OFFLOAD:
-        return library == "transformers" or class_name not in NO_GROUP_OFFLOADING
+        return library == "transformers" or component.supports_group_offloading
     return library == "diffusers"
 
 

@@ -31,7 +31,7 @@ Which tensors are quantized
   published files (city96) come from ``tools/convert.py`` (1-D and <= 1024-element tensors F32) and llama.cpp's
   ``llama-quantize`` patched by ``tools/lcpp.patch``: per architecture the embedders, the final layer and the
   modulation tables stay unquantized and only 2-D tensors are quantized, i.e. the ``nn.Linear`` weights inside the
-  repeated blocks (``_GGUF_BLOCKS``); a K-quant needs rows divisible by 256 (``QK_K``; otherwise F16). Qwen-Image
+  repeated blocks (each class's ``gguf_blocks``); a K-quant needs rows divisible by 256 (``QK_K``; otherwise F16). Qwen-Image
   has no rule in that patch; the same "blocks only" rule is assumed. ``gguf_q4_k`` is every quantized tensor in
   Q4_K (city96's FLUX ``Q4_K_S`` file is exactly that: its Q5_K rules for ``to_v`` / ``ffn_down`` match no FLUX
   original-format name).
@@ -58,12 +58,14 @@ bytes of ``fixed_dtype_bytes``, int64 for integer buffers.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from symbolic.components.layers.tensors import Tensor
 from symbolic.core.dtypes import BYTES_PER_ELEMENT, FP32, INT64, canonical_dtype
+from symbolic.switches.switch import SCHEMES
 
-SCHEMES: tuple[str, ...] = ("bnb_nf4", "bnb_fp4", "bnb_int8", "torchao_int8wo", "torchao_int4wo", "gguf_q8_0",
-                            "gguf_q4_k")
+if TYPE_CHECKING:  # annotations only: the warm path reads SCHEMES without the component library
+    from symbolic.components.layers.tensors import Tensor
+
 
 #: Where each scheme's storage and matmul come from.
 SOURCES: dict[str, str] = {
@@ -111,41 +113,6 @@ _BNB = ("bnb_nf4", "bnb_fp4", "bnb_int8")
 _TORCHAO = ("torchao_int8wo", "torchao_int4wo")
 _GGUF = ("gguf_q8_0", "gguf_q4_k")
 
-#: The diffusers denoisers (Linear replacement by ``_replace_with_bnb_linear`` / torchao's per-parameter check).
-_DIFFUSERS_DENOISERS = frozenset({
-    "FluxTransformer2DModel", "SD3Transformer2DModel", "UNet2DConditionModel", "CogVideoXTransformer3DModel",
-    "HunyuanVideoTransformer3DModel", "LTXVideoTransformer3DModel", "WanTransformer3DModel",
-    "QwenImageTransformer2DModel",
-})
-#: The transformers text encoders (``transformers.integrations.bitsandbytes.replace_with_bnb_linear``,
-#: ``quantizer_torchao.param_needs_quantization``).
-_TRANSFORMERS_TEXT = frozenset({
-    "CLIPTextModel", "CLIPTextModelWithProjection", "T5EncoderModel", "UMT5EncoderModel", "LlamaModel",
-    "Qwen2_5_VLForConditionalGeneration",
-})
-#: ``get_keys_to_not_convert(model)`` of each transformers class: tied keys, the last parameter's module
-#: (``list(model.named_parameters())[-1][0].removesuffix(".weight")``) and the output embeddings. Checked against
-#: the real function on meta in the tests.
-_HF_DEFAULT_SKIPS: dict[str, tuple[str, ...]] = {
-    "CLIPTextModel": ("final_layer_norm.bias",),
-    "CLIPTextModelWithProjection": ("text_projection",),
-    "T5EncoderModel": ("encoder.embed_tokens", "shared", "encoder.final_layer_norm"),
-    "UMT5EncoderModel": ("encoder.embed_tokens", "shared", "encoder.final_layer_norm"),
-    "LlamaModel": ("norm",),
-    "Qwen2_5_VLForConditionalGeneration": ("lm_head",),
-}
-#: GGUF: the top-level modules whose Linear weights the published files quantize (city96 ``tools/lcpp.patch``: every
-#: embedder, ``final_layer`` / ``norm_out`` / ``proj_out`` and modulation table stays F32 / F16, and only 2-D tensors
-#: are quantized), in diffusers names. Classes diffusers loads from a single file (``loaders/single_file_model.py``
-#: ``SINGLE_FILE_LOADABLE_CLASSES``) and whose GGUF files replace only Linear layers.
-_GGUF_BLOCKS: dict[str, tuple[str, ...]] = {
-    "FluxTransformer2DModel": ("transformer_blocks", "single_transformer_blocks"),   # double_blocks, single_blocks
-    "SD3Transformer2DModel": ("transformer_blocks",),                                # joint_blocks
-    "HunyuanVideoTransformer3DModel": ("transformer_blocks", "single_transformer_blocks"),
-    "LTXVideoTransformer3DModel": ("transformer_blocks",),
-    "WanTransformer3DModel": ("blocks",),
-    "QwenImageTransformer2DModel": ("transformer_blocks",),   # no rule in lcpp.patch: assumed like the others
-}
 #: ``nn.Embedding`` modules of the bundled classes (2-D ``.weight`` that is not a Linear).
 EMBEDDING_MODULES = frozenset({"shared", "embed_tokens", "token_embedding", "position_embedding",
                                "relative_attention_bias"})
@@ -187,35 +154,39 @@ def _hf_should_convert(full_name: str, patterns: tuple[str, ...]) -> bool:
     return not any(re.match(rf"(?:{key}){boundary}", full_name) or full_name.endswith(key) for key in patterns)
 
 
-def _keeps_fp32(component, dtype: str) -> tuple[str, ...]:
-    if dtype == "fp32" or (getattr(component, "keep_fp32_only_under_fp16", False) and dtype != "fp16"):
-        return ()
-    return tuple(component.keep_fp32_modules)
+def _replaces_linears(component) -> bool:
+    """diffusers' quantizers replace a denoiser's Linear layers (``_replace_with_bnb_linear``, torchao's
+    per-parameter check)."""
+    return component.kind == "denoiser" and component.library == "diffusers"
 
 
-def supported(class_name_: str) -> tuple[str, ...]:
-    """The schemes that apply to a component class."""
-    if class_name_ in _DIFFUSERS_DENOISERS:
-        gguf = _GGUF if class_name_ in _GGUF_BLOCKS else ()
-        return _BNB + _TORCHAO + gguf
-    if class_name_ in _TRANSFORMERS_TEXT:
+def _transformers_text(component) -> bool:
+    """transformers' quantizers on a text encoder (``replace_with_bnb_linear``, ``param_needs_quantization``)."""
+    return component.kind == "text_encoder" and component.library == "transformers"
+
+
+def supported(component) -> tuple[str, ...]:
+    """The schemes that apply to a component (its class or an instance): what its declared facts allow."""
+    if _replaces_linears(component):
+        return _BNB + _TORCHAO + (_GGUF if component.gguf_blocks else ())
+    if _transformers_text(component):
         return _BNB + _TORCHAO
     return ()
 
 
-def applies(class_name_: str, scheme: str) -> bool:
-    return scheme in supported(class_name_)
+def applies(component, scheme: str) -> bool:
+    return scheme in supported(component)
 
 
 def _check(component, scheme: str, dtype: str) -> tuple[str, str]:
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: unknown quantization scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
     name = class_name(component)
-    if not applies(name, scheme):
+    if not applies(component, scheme):
         kind = getattr(component, "kind", "")
         if kind in _REFUSED:
             why = _REFUSED[kind]
-        elif scheme in _GGUF and name in _TRANSFORMERS_TEXT:
+        elif scheme in _GGUF and _transformers_text(component):
             why = ("diffusers loads GGUF only for denoisers (GGUFQuantizationConfig via from_single_file); "
                    "transformers dequantizes a GGUF text encoder to full precision on load")
         elif scheme in _GGUF:
@@ -223,7 +194,7 @@ def _check(component, scheme: str, dtype: str) -> tuple[str, str]:
                    "files quantize convolutions, which GGUFLinear does not replace)")
         else:
             why = "no quantization is modelled for this class"
-        supported_ = supported(name)
+        supported_ = supported(component)
         raise ValueError(f"scheme: {scheme} does not apply to {name}: {why}"
                          + (f"; it supports {', '.join(supported_)}" if supported_ else ""))
     dtype = canonical_dtype(dtype, allowed=("fp32", "fp16", "bf16"))
@@ -235,20 +206,19 @@ def _check(component, scheme: str, dtype: str) -> tuple[str, str]:
 
 def quantized_modules(component, scheme: str) -> set[str]:
     """The module names (``<module>.weight`` without ``.weight``) whose weight ``scheme`` stores quantized."""
-    name = class_name(component)
     keep = tuple(component.keep_fp32_modules)
     out = set()
     for t in component.tensors:
         if not is_linear_weight(t):
             continue
         module = t.name[: -len(".weight")]
-        if name in _TRANSFORMERS_TEXT:
-            skips = _HF_DEFAULT_SKIPS.get(name, ()) + keep
+        if _transformers_text(component):
+            skips = tuple(component.keys_not_converted) + keep
             # bnb matches module names, torchao parameter names (should_convert_module on each)
             if not _hf_should_convert(t.name if scheme in _TORCHAO else module, skips):
                 continue
         elif scheme in _GGUF:
-            if module.split(".", 1)[0] not in _GGUF_BLOCKS.get(name, ()):
+            if module.split(".", 1)[0] not in component.gguf_blocks:
                 continue
             if any(k in module.split(".") for k in keep):   # _replace_with_gguf_linear / create_quantized_param
                 continue
@@ -301,7 +271,7 @@ def quantized_sizes(component, scheme: str, dtype: str, *, double_quant: bool = 
     full-precision weight is live at a time during ``from_pretrained``."""
     _, dtype = _check(component, scheme, dtype)
     b = BYTES_PER_ELEMENT[dtype]
-    keep, fixed = _keeps_fp32(component, dtype), dict(component.fixed_dtype_bytes)
+    keep, fixed = component.keeps_fp32(dtype), dict(component.fixed_dtype_bytes)
     quantized = quantized_modules(component, scheme)
     out: list[tuple[str, int]] = []
     for t in component.tensors:

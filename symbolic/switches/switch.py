@@ -42,6 +42,9 @@ SEARCHED_SWITCHES = ("group_offload:block_level:1:stream", "group_offload:leaf_l
 STORAGE_BYTES = {"fp8_e4m3": 1, "fp8_e5m2": 1}
 #: The torch dtype each storage name stands for (what ``enable_layerwise_casting(storage_dtype=...)`` receives).
 STORAGE_TORCH_DTYPE = {"fp8_e4m3": "float8_e4m3fn", "fp8_e5m2": "float8_e5m2"}
+#: Quantization schemes (``--quantize COMPONENT=SCHEME``; their storage in ``symbolic.switches.quantization``).
+SCHEMES: tuple[str, ...] = ("bnb_nf4", "bnb_fp4", "bnb_int8", "torchao_int8wo", "torchao_int4wo", "gguf_q8_0",
+                            "gguf_q4_k")
 #: The kinds that move weights between the CPU and the GPU (diffusers applies one of them at a time).
 OFFLOAD_KINDS = frozenset({SwitchKind.MODEL_CPU_OFFLOAD, SwitchKind.SEQUENTIAL_CPU_OFFLOAD, SwitchKind.GROUP_OFFLOAD})
 
@@ -130,3 +133,23 @@ def parse_switches(memory_options: object) -> frozenset[str]:
     if len([s for s in switches if s.kind is SwitchKind.LAYERWISE_CASTING]) > 1:
         raise ValueError("memory_options: one layerwise_casting storage dtype at most")
     return frozenset(s.text for s in switches)
+
+
+def quantize_pairs(quantize: object) -> list[tuple[str, str]]:
+    """``{role: scheme}``, ``"role=scheme"`` or a collection of such strings -> ``(role, scheme)`` pairs as given
+    (blanks around each dropped); the caller checks roles and schemes against the pipeline."""
+    if quantize is None:
+        return []
+    if isinstance(quantize, str):
+        quantize = (quantize,)
+    if isinstance(quantize, dict):
+        return list(quantize.items())
+    if not isinstance(quantize, Iterable):
+        raise ValueError(f"quantize: must be a mapping of component to scheme, got {quantize!r}")
+    pairs = []
+    for item in quantize:
+        if not isinstance(item, str) or "=" not in item:
+            raise ValueError(f"quantize: must be COMPONENT=SCHEME, got {item!r}")
+        role, _, scheme = item.partition("=")
+        pairs.append((role.strip(), scheme.strip()))
+    return pairs

@@ -44,8 +44,8 @@ def test_moving_offloads_hold_only_the_running_group(option):
         onloaded = offload.sequential_offload_bytes(list(zip(w.names, w.sizes)))
     else:
         onloaded = offload.group_offload_bytes(list(zip(w.names, w.sizes)), switch.mode, switch.blocks_per_group,
-                                               switch.stream, block_modules=offload.block_modules_for(
-                                                   "FluxTransformer2DModel"))
+                                               switch.stream, block_modules=component(config.source,
+                                                                                 "transformer").group_offload_block_modules)
     # Nothing is resident (no allocator rounding of resident weights): the stage's weights are the onloaded group.
     assert r["stages"]["transformer_step"] - r["stage_activation_bytes"]["transformer_step"] == onloaded
     assert r["stage_activation_bytes"] == model["stage_activation_bytes"]

@@ -20,7 +20,6 @@ from helpers import cli  # noqa: E402
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from symbolic.cli.main import main
 from symbolic.core.dtypes import canonical_dtype
 from symbolic.core.units import parse_size
 from symbolic.core.checks import MAX_COUNT, parse_int, parse_number

@@ -18,7 +18,6 @@ import pytest
 
 from helpers import assert_golden, cli  # noqa: E402
 
-from symbolic.cli.main import main
 from symbolic.pipelines.api import estimate, estimate_sd15
 from symbolic.switches.switch import MEMORY_OPTIONS
 from symbolic.core.units import GiB

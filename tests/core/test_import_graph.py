@@ -4,8 +4,6 @@ enters few of the package's modules."""
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
 import subprocess
 import sys
 

@@ -14,7 +14,6 @@ import pytest
 
 from helpers import cli, one_line_error  # noqa: E402
 
-from symbolic.cli.main import main
 from symbolic.measurements.validate import INPUT_COLUMNS, read_rows, validate_rows
 
 

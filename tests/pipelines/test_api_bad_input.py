@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbolic import plan, validate_rows
-from symbolic.cli.main import main
 from symbolic.analysis.planning import MAX_BATCH, MAX_SIZE, max_square_size
 from symbolic.core.units import GiB, TiB, format_bytes, parse_size
 from symbolic.measurements.validate import INPUT_COLUMNS, read_rows

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from symbolic import components
+from symbolic.components import component_class
 from symbolic.switches import quantization as q
 from symbolic.pipelines import catalog
 from symbolic.pipelines.model import component
@@ -56,7 +57,7 @@ def test_keep_lists_are_the_class_attributes():
     for model, role in BUNDLED:
         comp = _comp(model, role)
         name = q.class_name(comp)
-        if name in q._DIFFUSERS_DENOISERS:
+        if comp.library == "diffusers" and comp.kind == "denoiser":
             assert tuple(getattr(diffusers, name)._keep_in_fp32_modules or ()) == tuple(comp.keep_fp32_modules)
 
 
@@ -97,7 +98,7 @@ def test_transformers_skips(model, role):
 
     comp = _comp(model, role)
     module = real_module(comp.config)
-    assert sorted(get_keys_to_not_convert(module)) == sorted(q._HF_DEFAULT_SKIPS[q.class_name(comp)])
+    assert sorted(get_keys_to_not_convert(module)) == sorted(comp.keys_not_converted)
     skips = HfQuantizer.get_modules_to_not_convert(module, None, module._keep_in_fp32_modules)
     linears = {t.name for t in comp.tensors if q.is_linear_weight(t)}
     # torchao: should_convert_module on parameter names, nn.Linear weights
@@ -284,9 +285,9 @@ def test_refusals_name_the_argument():
         q.quantized_sizes(t5, "awq", "bf16")
     with pytest.raises(ValueError, match="dtype: torchao_int4wo needs bf16"):
         q.quantized_sizes(_comp("sdxl", "unet"), "torchao_int4wo", "fp16")
-    assert q.supported("AutoencoderKL") == ()
-    assert q.applies("FluxTransformer2DModel", "gguf_q4_k") and not q.applies("CogVideoXTransformer3DModel",
-                                                                              "gguf_q8_0")
+    assert q.supported(component_class("AutoencoderKL")) == ()
+    assert q.applies(component_class("FluxTransformer2DModel"), "gguf_q4_k")
+    assert not q.applies(component_class("CogVideoXTransformer3DModel"), "gguf_q8_0")
 
 
 def test_dequant_transients():

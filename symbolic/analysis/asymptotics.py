@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symbolic.core.algebra import maximum
-from symbolic.analysis.closed_form import SIZE_STEP, along_square, large_size_branch, leading, pieces, polynomial, s
+from symbolic.analysis.closed_form import along_square, large_size_branch, leading, pieces, polynomial, s
 from symbolic.core.evaluate.printers import arguments, exact_function
 from symbolic.analysis.target import target
 from symbolic.core.terms import Category
@@ -21,7 +21,7 @@ from symbolic.core.terms import Category
 SCAN_LIMIT = 32768
 
 
-def leading_term(model, values: dict, step: int = SIZE_STEP) -> dict:
+def leading_term(model, values: dict, step: int) -> dict:
     """Leading order and coefficient (bytes per pixel-side power) of the allocated peak as s -> oo."""
     peak = along_square(model.peak_allocated, values, step)
     order, coefficient = leading(peak)
@@ -40,7 +40,7 @@ def _winning_piece(expr: sp.Expr) -> sp.Expr:
 COARSE_STEP = 256
 
 
-def _scan(difference, step: int = SIZE_STEP, stop: int = SCAN_LIMIT) -> int | None:
+def _scan(difference, step: int, stop: int = SCAN_LIMIT) -> int | None:
     """The first multiple of ``step`` where ``difference(size)`` turns from < 0 to >= 0 (None if it never does),
     found on a coarse grid and refined in steps of ``step`` inside the bracket."""
     start = step
@@ -60,9 +60,9 @@ def _exact_at(expr: sp.Expr, size: int, values: dict) -> int:
     return exact_function(expr)(*arguments(dict(values, H=size, W=size)))
 
 
-def _crossing(upper_expr, lower_expr, values: dict, step: int = SIZE_STEP) -> dict:
+def _crossing(upper_expr, lower_expr, values: dict, step: int) -> dict:
     """Where ``upper_expr`` first reaches ``lower_expr``: the real root of their active pieces near the first
-    multiple of 8 where the exact difference turns non-negative, and that size, checked exactly."""
+    multiple of ``step`` where the exact difference turns non-negative, and that size, checked exactly."""
     size = _scan(lambda side: _exact_at(upper_expr, side, values) - _exact_at(lower_expr, side, values), step)
     if size is None:
         return {"size": None, "root": None, "note": f"never below {SCAN_LIMIT} px"}
@@ -78,7 +78,7 @@ def _crossing(upper_expr, lower_expr, values: dict, step: int = SIZE_STEP) -> di
     return {"size": size, "root": root, "confirmed": bool(before and after)}
 
 
-def _active_piece(expr: sp.Expr, size: int, values: dict, step: int = SIZE_STEP) -> sp.Expr:
+def _active_piece(expr: sp.Expr, size: int, values: dict, step: int) -> sp.Expr:
     """The polynomial piece of ``along_square(expr)`` that is the Max at ``size``."""
     squared = along_square(expr, values, step)
     at = {s: size}
@@ -86,19 +86,19 @@ def _active_piece(expr: sp.Expr, size: int, values: dict, step: int = SIZE_STEP)
     return max(candidates, key=lambda p: float(polynomial(p).as_expr().subs(at)))
 
 
-def _attention_and_conv(model) -> tuple[sp.Expr, sp.Expr]:
+def _attention_and_conv(model, step: int) -> tuple[sp.Expr, sp.Expr]:
     """Max over the moments that hold a score matrix (an ATTENTION term growing like s^4), and Max over the others."""
     attention, convolution = [], []
     for stage in model.stages:
         for moment, expr in model.moments(stage).items():
             terms = [t for t in model.terms_of(stage) if moment in t.moments]
             holds_scores = any(t.category == Category.ATTENTION and sp.degree(
-                polynomial(along_square(large_size_branch(t.expr), {})).as_expr(), s) >= 4 for t in terms)
+                polynomial(along_square(large_size_branch(t.expr), {}, step)).as_expr(), s) >= 4 for t in terms)
             (attention if holds_scores else convolution).append(expr)
     return (maximum(*attention) if attention else None), maximum(*convolution)
 
 
-def crossovers(model, values: dict, denoiser_stage: str = "unet_step", step: int = SIZE_STEP) -> dict:
+def crossovers(model, values: dict, denoiser_stage: str, step: int) -> dict:
     transients = model.transients
     activations = maximum(*transients.values())
     result = {"activations_over_weights": _crossing(activations, model.weights, values, step)}
@@ -112,7 +112,7 @@ def crossovers(model, values: dict, denoiser_stage: str = "unet_step", step: int
         crossing = _crossing(decode, denoise, values, step)
         crossing["direction"] = f"vae_decode overtakes {denoiser_stage}"
     result[name] = crossing
-    attention, convolution = _attention_and_conv(model)
+    attention, convolution = _attention_and_conv(model, step)
     if attention is None:
         result["attention_over_convolutions"] = {"size": None, "root": None,
                                                  "note": "no N x N score matrix is stored (flash / efficient SDPA)"}
@@ -121,7 +121,7 @@ def crossovers(model, values: dict, denoiser_stage: str = "unet_step", step: int
     return result
 
 
-def analyse(num_images_per_prompt: int = 1, guidance_scale: float | None = None, model: str = "sd15",
+def analyse(model: str, num_images_per_prompt: int = 1, guidance_scale: float | None = None,
             frames: int | None = None, **config_kwargs) -> dict:
     """Leading term and crossovers for one configuration of any model (the ``asymptotics`` command's result)."""
     goal = target(model, guidance_scale, frames, **config_kwargs)
@@ -146,5 +146,5 @@ def kernel_configs(model: str) -> dict:
     return configs
 
 
-def per_backend(**kwargs) -> dict:
-    return {name: analyse(**dict(kwargs, **extra)) for name, extra in kernel_configs(kwargs.get("model", "sd15")).items()}
+def per_backend(model: str, **kwargs) -> dict:
+    return {name: analyse(model, **dict(kwargs, **extra)) for name, extra in kernel_configs(model).items()}

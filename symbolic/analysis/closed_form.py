@@ -1,6 +1,7 @@
 """Working with a closed form along one size variable: square images H = W = s, s a multiple of the size step.
 
-With s a multiple of the VAE scale (times the patch size), floor(s / 8) = s / 8, so every expression becomes a Max of
+With s a multiple of the model's size step (the VAE scale times the patch size: 8 for SD 1.5, 16 for FLUX.1),
+floor(s / 8) = s / 8 there, so every expression becomes a Max of
 polynomials in s (and Piecewise for tiling). ``pieces`` flattens such an expression into the polynomials whose Max it is, which
 ``asymptotics`` and ``planning`` use to read leading terms and to invert the closed form.
 """
@@ -14,18 +15,13 @@ from symbolic.core.algebra import rebuild
 from symbolic.core.symbols import ARG_NAMES, H, W, symbol
 
 s = sp.Symbol("s", positive=True)
-#: The VAE scale: sizes are taken in multiples of it so that floor(s / 8) = s / 8.
-SIZE_STEP = 8
-#: Values of the symbols a caller leaves out (an SD call: guidance on, 77 tokens, fp16, one image, one device).
-DEFAULT_VALUES = {"N": 1, "G": 2, "L": 77, "b": 2, "B": 1, "P": 1}
 
 
-def along_square(expr: sp.Expr, values: dict, step: int = SIZE_STEP) -> sp.Expr:
-    """``expr`` with H = W = s (a multiple of ``step``) and the other symbols at ``values`` (names -> numbers, the
-    rest at ``DEFAULT_VALUES``): floor(s / k) is s / k wherever k divides ``step`` (latent sizes, patches); other
-    floors (tile counts) are kept."""
-    named = {symbol(name): value for name, value in {**DEFAULT_VALUES, **values}.items()
-             if name in ARG_NAMES and name not in ("H", "W")}
+def along_square(expr: sp.Expr, values: dict, step: int) -> sp.Expr:
+    """``expr`` with H = W = s (a multiple of ``step``, the size step of the model studied) and the other symbols
+    at ``values`` (names -> numbers; a symbol left out is 1, as the runtime's ``positional`` takes it): floor(s / k)
+    is s / k wherever k divides ``step`` (latent sizes, patches); other floors (tile counts) are kept."""
+    named = {symbol(name): values.get(name, 1) for name in ARG_NAMES if name not in ("H", "W")}
     named.update({H: s, W: s})
 
     def exact_division(node):

@@ -59,7 +59,7 @@ def _check_criterion(criterion: str) -> str:
 
 
 def max_square_size(budget: int, criterion: str = "minimum", num_images_per_prompt: int = 1,
-                    guidance_scale: float | None = None, model: str = "sd15", **config_kwargs) -> dict:
+                    guidance_scale: float | None = None, *, model: str, **config_kwargs) -> dict:
     """The largest H = W (a multiple of the model's size step) whose estimate fits ``budget`` bytes; ``size`` None
     if not even one step fits. ``at_search_limit`` is True when ``MAX_SIZE`` itself fits: the search stopped there,
     larger sizes may fit too."""
@@ -108,8 +108,8 @@ def largest_fitting(fits, guess: int, upper: int) -> int:
     return low
 
 
-def max_batch(budget: int, size: int, criterion: str = "minimum", guidance_scale: float | None = None,
-              model: str = "sd15", **config_kwargs) -> int:
+def max_batch(budget: int, size: int, criterion: str = "minimum", guidance_scale: float | None = None, *,
+              model: str, **config_kwargs) -> int:
     """The largest batch (images per prompt, videos) at H = W = size that fits ``budget`` (0 if not even one). The
     peak is a Max of pieces linear in the batch: batch <= min over pieces of (budget - constant part) / slope;
     confirmed exactly. The search stops at ``MAX_BATCH``: a result equal to it means at least that many."""
@@ -129,8 +129,8 @@ def max_batch(budget: int, size: int, criterion: str = "minimum", guidance_scale
     return largest_fitting(fits, guess, MAX_BATCH)
 
 
-def plan(budget: int, criterion: str = "minimum", sizes=COMMON_SIZES, num_images_per_prompt: int = 1,
-         **kwargs) -> dict:
+def plan(budget: int, criterion: str = "minimum", sizes=COMMON_SIZES, num_images_per_prompt: int = 1, *,
+         model: str, **kwargs) -> dict:
     """``max_square_size`` (at ``num_images_per_prompt``) and ``max_batch`` (keyed by size) for one budget: the
     ``fit`` command's result. ``budget`` is an int of bytes in [1, 2**64]; ``sizes`` positive ints.
 
@@ -144,10 +144,10 @@ def plan(budget: int, criterion: str = "minimum", sizes=COMMON_SIZES, num_images
     sizes = [positive_int(size, "sizes") for size in sizes]
     num_images_per_prompt = positive_int(num_images_per_prompt, "num_images_per_prompt")
     guidance_scale = kwargs.pop("guidance_scale", None)
-    target(guidance_scale=guidance_scale, **kwargs)  # refuses an unknown configuration argument by name
+    target(model, guidance_scale=guidance_scale, **kwargs)  # refuses an unknown configuration argument by name
     square = max_square_size(budget, criterion, num_images_per_prompt=num_images_per_prompt,
-                             guidance_scale=guidance_scale, **kwargs)
-    batches = {str(size): max_batch(budget, size, criterion, guidance_scale=guidance_scale, **kwargs)
+                             guidance_scale=guidance_scale, model=model, **kwargs)
+    batches = {str(size): max_batch(budget, size, criterion, guidance_scale=guidance_scale, model=model, **kwargs)
                for size in sizes}
     return {"gpu_memory_bytes": budget, "criterion": criterion, "num_images_per_prompt": num_images_per_prompt,
             "max_square_size": square["size"], "closed_form_root": square["closed_form_root"],

@@ -27,7 +27,7 @@ class Target:
     describe: str
 
 
-def target(model: str = "sd15", guidance_scale: float | None = None, frames: int | None = None,
+def target(model: str, guidance_scale: float | None = None, frames: int | None = None,
            **config_kwargs) -> Target:
     """The target for ``model`` with ``config_kwargs`` (the API's configuration arguments of that model; another
     argument is refused with a ValueError naming it)."""
@@ -41,15 +41,15 @@ def target(model: str = "sd15", guidance_scale: float | None = None, frames: int
 
 
 def _pipeline(model, guidance_scale, frames, **config_kwargs) -> Target:
-    from symbolic.analysis.closed_form import SIZE_STEP
     from symbolic.pipelines.api import estimate, make_config, values_of
+    from symbolic.pipelines.model import vae
     from symbolic.pipelines.api import pipeline_model as model_of
 
     per_call = ("devices", "prompt_tokens")  # values of symbols, not configuration
     config = make_config(model, **{k: v for k, v in config_kwargs.items() if k not in per_call})
     spec = config.spec
     # txt2img: check_inputs' multiple; img2img resizes the init image down to multiples of the VAE scale.
-    step = spec.multiple if config.task == "txt2img" else SIZE_STEP
+    step = spec.multiple if config.task == "txt2img" else vae(config).spatial_compression
 
     def values(batch: int) -> dict:
         found = values_of(config, frames, step, step, batch, guidance_scale, config_kwargs.get("devices", 1),

@@ -1,7 +1,6 @@
 """``python -m symbolic estimate MODEL ...``: peak GPU memory of one pipeline call."""
 from __future__ import annotations
 
-from symbolic.analysis import switch_search
 from symbolic.cli.arguments import add_flags, api_kwargs, print_json, with_flag_names
 from symbolic.core.units import GiB, format_bytes, parse_size
 from symbolic.pipelines.api import estimate, evaluate, prepare
@@ -46,13 +45,15 @@ def run(args) -> int:
     title = (f"{result['model']} ({result['pipeline']}) {result['task']}{frames} {values['H']}x"
              f"{values['W']} batch {args.batch} {result['dtype']} latent "
              f"{'x'.join(map(str, result['latent_shape']))} options={','.join(kwargs['memory_options']) or 'none'}")
-    switcher = (lambda: switch_search.search(lambda **kw: estimate(args.model, **kw), kwargs,
-                                             switch_search.pipeline_switches(args.model, kwargs), budget))
     if budget is not None:
         fits = result["min_gpu_memory_bytes"] <= budget
         result = dict(result, gpu_memory_bytes=budget, fits=fits)
         if not fits:
-            found = switcher()
+            # The search derives other configurations: the derivation side, imported only when it runs.
+            from symbolic.analysis import switch_search
+
+            found = switch_search.search(lambda **kw: estimate(args.model, **kw), kwargs,
+                                         switch_search.pipeline_switches(args.model, kwargs), budget)
             result["switches_that_fit"] = found["fits"]
             result["switch_search"] = {"combinations_tried": found["tried"], "complete": found["complete"],
                                        "order": "cheapest first (symbolic.analysis.switch_search.COSTS)"}

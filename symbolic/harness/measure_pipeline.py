@@ -69,8 +69,8 @@ COLUMNS = INPUT_COLUMNS + MEASURED_COLUMNS
 
 ATTENTIONS = ("sdpa", "classic")
 SDPA_BACKENDS = ("default", "math", "efficient", "flash", "cudnn")
-#: Options this harness runs (the estimate's ``cpu_offload`` / ``text_encoder_cpu`` are not run here).
-MEMORY_OPTIONS = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
+#: The switches (``symbolic.switches.switch``) this harness applies; the others are not run here yet.
+HARNESS_SWITCHES = ("none", "vae_slicing", "vae_tiling", "attention_slicing")
 DTYPES = ("default", "fp16", "bf16", "fp32")
 
 NUM_INFERENCE_STEPS = 2
@@ -109,8 +109,8 @@ class RowSpec:
         if self.sdpa_backend not in SDPA_BACKENDS:
             raise ValueError(f"sdpa_backend must be one of {SDPA_BACKENDS}, not {self.sdpa_backend!r}")
         for option in self.memory_options:
-            if option not in MEMORY_OPTIONS:
-                raise ValueError(f"memory_option {option!r} not run by this harness ({MEMORY_OPTIONS})")
+            if option not in HARNESS_SWITCHES:
+                raise ValueError(f"memory_option {option!r} not run by this harness ({HARNESS_SWITCHES})")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {self.dtype!r}")
         if self.height is None or self.width is None:
@@ -166,7 +166,7 @@ class RowSpec:
                 f"{self.dtype} {self.attention}/{self.sdpa_backend} {self.memory_option}")
 
 
-def read_rows(path, model: str | None = None) -> list[RowSpec]:
+def read_plan(path, model: str | None = None) -> list[RowSpec]:
     """Input rows from a CSV with (at least) the input columns; a row without ``model`` takes ``model``."""
     with open(path, newline="") as fh:
         rows = [RowSpec.from_mapping(r, model) for r in csv.DictReader(fh)]
@@ -373,7 +373,7 @@ class ComponentCache:
 
 
 @dataclass
-class RowResult:
+class MeasuredCall:
     row: dict[str, Any]
     calls: dict[str, int]
     order: list[str]
@@ -398,7 +398,7 @@ def find_min_cap(fits: Callable[[int], bool], low: int, high: int, step: int = C
 
 def measure_row(spec: RowSpec, device: str = "cuda", cache: ComponentCache | None = None,
                 num_inference_steps: int = NUM_INFERENCE_STEPS, strength: float = IMG2IMG_STRENGTH,
-                warmup: bool = False, min_cap: bool = False) -> RowResult:
+                warmup: bool = False, min_cap: bool = False) -> MeasuredCall:
     """Run one pipeline call described by ``spec`` and return its measured row."""
     import torch
 
@@ -447,7 +447,7 @@ def measure_row(spec: RowSpec, device: str = "cuda", cache: ComponentCache | Non
                peak_reserved_bytes=recorder.call_peak_reserved, driver_used_bytes=driver_used, min_cap_bytes=cap)
     for stage, column in STAGE_COLUMNS.items():
         row[column] = recorder.stage_peak.get(stage) if recorder.calls.get(stage) else None
-    return RowResult(row=row, calls=dict(recorder.calls), order=list(recorder.order), seconds=seconds)
+    return MeasuredCall(row=row, calls=dict(recorder.calls), order=list(recorder.order), seconds=seconds)
 
 
 def measure_min_cap(call: Callable[[], Any], memory: CudaMemory, peak_allocated: int, peak_reserved: int) -> int | None:
@@ -662,7 +662,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError("--grid needs --model")
             specs = default_grid(args.model)
         elif args.rows:
-            specs = read_rows(args.rows, args.model)
+            specs = read_plan(args.rows, args.model)
         elif args.model:
             specs = [_default_row(args.model)]
         else:
@@ -693,7 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     done: set[tuple] = set()
     if args.resume and Path(args.out).exists():
-        done = {_row_key(s) for s in read_rows(args.out)}
+        done = {_row_key(s) for s in read_plan(args.out)}
     todo = sorted((s for s in specs if _row_key(s) not in done), key=lambda s: (s.model, s.dtype))
 
     cache = ComponentCache(str(device))

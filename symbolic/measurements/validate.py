@@ -347,9 +347,9 @@ def _predict_groups(columns: Mapping[str, list], lines: list[int], arrays=None):
     import numpy as np
 
     from symbolic.core.evaluate.columns import evaluate_columns
-    from symbolic.pipelines.model import pipeline_model
+    from symbolic.pipelines.model import model_of_config
     from symbolic.core.evaluate.runtime import ceil_int
-    from symbolic.pipelines.api import compiled
+    from symbolic.pipelines.api import cached_entry
 
     n = len(lines)
     index: dict[tuple, int] = {}
@@ -374,8 +374,8 @@ def _predict_groups(columns: Mapping[str, list], lines: list[int], arrays=None):
         except _Refused as exc:
             refused.append(exc)
             continue
-        entry, exact = compiled(config)
-        outputs = evaluate_columns(values, entry["args"], exact, lambda: pipeline_model(config).outputs(), ceil_int)
+        entry, exact = cached_entry(config)
+        outputs = evaluate_columns(values, entry["args"], exact, lambda: model_of_config(config).outputs(), ceil_int)
         groups.append(_Group(config, entry, rows, outputs))
     if refused:
         first = min(refused, key=lambda r: r.index)

@@ -151,7 +151,7 @@ def pipeline_model(model: str, **config):
     memory_options=(), parallel=None, attention_backend="default")``. Its ``terms`` (name, category, stage,
     expression, derivation note), ``moments(stage)``, ``stage_peaks``, ``peak_allocated``, ``peak_reserved`` and
     ``nvidia_smi`` are expressions in T, H, W, B, G, b, P."""
-    from symbolic.pipelines.model import pipeline_model as build
+    from symbolic.pipelines.model import model_of_config as build
 
     return build(make_config(model, **config))
 
@@ -196,7 +196,7 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices,
         raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
     if devices > 1 and config.parallel is None:
         raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
-    entry = compiled(config)[0]
+    entry = cached_entry(config)[0]
     height = entry["default_size"][0] if height is None else height
     width = entry["default_size"][1] if width is None else width
     check_point(SIZE_RULES, size_facts(config), {"height": height, "width": width})
@@ -223,7 +223,7 @@ ENTRY_KEYS = ("args", "stages", "roles", "latent_rank", "default_size", "heads",
 def _build_entry(config) -> dict:
     from symbolic.core.evaluate.printers import exact_source
     from symbolic.pipelines.model import default_size, denoiser
-    from symbolic.pipelines.model import pipeline_model as build
+    from symbolic.pipelines.model import model_of_config as build
     from symbolic.core.symbols import ARG_NAMES
 
     model = build(config)
@@ -234,13 +234,13 @@ def _build_entry(config) -> dict:
 
 
 @lru_cache(maxsize=None)
-def compiled(config) -> tuple[dict, dict]:
+def cached_entry(config) -> tuple[dict, dict]:
     entry = load_or_build("pipeline", repr(config), lambda: _build_entry(config), ENTRY_KEYS)
     return entry, {name: compile_exact(src) for name, src in entry["outputs"].items()}
 
 
 def evaluate(config, values: dict[str, int]) -> dict:
-    entry, functions = compiled(config)
+    entry, functions = cached_entry(config)
     args = positional(entry["args"], values)
     return shape(config, entry, {name: ceil_int(fn(*args)) for name, fn in functions.items()})
 
@@ -278,7 +278,7 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     the components' ``config.json`` files. Sizes, frames and guidance default to the pipeline's own defaults.
     ``task``: ``txt2img`` (text-to-image or text-to-video) or, where the pipeline has an image-to-image sibling,
     ``img2img``. ``attention``: ``sdpa`` or ``classic`` (UNet pipelines). ``memory_options``: any of
-    ``MEMORY_OPTIONS`` the pipeline offers, one offload mode at most (``model_cpu_offload``,
+    ``symbolic.switches.switch.MEMORY_OPTIONS`` the pipeline offers, one offload mode at most (``model_cpu_offload``,
     ``sequential_cpu_offload``, ``group_offload:block_level:N[:stream]``, ``group_offload:leaf_level[:stream]``) and
     ``layerwise_casting:fp8_e4m3|fp8_e5m2`` (the denoiser's storage). ``quantize``: ``{role: scheme}`` or
     ``["role=scheme"]``, schemes of ``symbolic.switches.switch.SCHEMES``. ``safety_checker=False``: loaded without

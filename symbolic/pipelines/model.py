@@ -731,5 +731,5 @@ class PipelineModel(StagedModel):
 
 
 @lru_cache(maxsize=None)
-def pipeline_model(config: PipelineConfig) -> PipelineModel:
+def model_of_config(config: PipelineConfig) -> PipelineModel:
     return PipelineModel(config)

@@ -10,7 +10,7 @@ runs :func:`build` for one bundled id (``symbolic.pipelines.catalog.CATALOG``) i
 2. strip execution metadata and export HTML (nbconvert's ``lab`` template without its MathJax, RequireJS and
    Mermaid scripts: every equation is MathML, so the page needs no network; a tiny inline script counts the
    rendered ``<math>`` elements into ``document.body.dataset.mathRendered``) and LaTeX (nbconvert's LaTeX
-   template with the notebook's Markdown converted by ``report_render.markdown_to_latex``, so no pandoc);
+   template with the notebook's Markdown converted by ``display.markdown_to_latex``, so no pandoc);
 3. run ``pdflatex`` twice (``SOURCE_DATE_EPOCH=0``, ``FORCE_SOURCE_DATE=1``, ``\\pdftrailerid{}``: reproducible
    bytes) unless ``--no-pdf``;
 4. write ``manifest.json`` (the digest of the inputs, the sha256 of every output, the per-family pages included) and

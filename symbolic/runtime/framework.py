@@ -1,6 +1,8 @@
 """Framework constants that cannot be derived from an architecture: named, documented, overridable.
 
-Each constant cites the measurement it comes from (``data/measurements/``, taken on an NVIDIA H100 80GB HBM3 with
+Constants of the framework's own source (the caching allocator's block and segment sizes) are not here: they are
+read from that source and live with the model of it (``symbolic.runtime.allocator``). Each constant here cites the
+measurement it comes from (``data/measurements/``, taken on an NVIDIA H100 80GB HBM3 with
 torch 2.11 + CUDA 13.0). Override them per call (the API's ``framework=`` argument) or through the environment
 variable named beside each one, for another GPU or software stack.
 """
@@ -39,8 +41,6 @@ class Framework:
     #: Seen in data/measurements/sd15_h100.csv: the first row's text-encoder stage grows by this, later rows
     #: start with it. Env: SYMBOLIC_CUBLAS_WORKSPACE_BYTES.
     cublas_workspace_bytes: int = 32 * MiB + 1 * MiB
-    #: The caching allocator's smallest block: every tensor is rounded up to a multiple of this (c10's kMinBlockSize).
-    allocator_block_bytes: int = 512
     #: 1 when the process runs with ``PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True``: segments grow in 2 MiB
     #: pages and free pages are unmapped, so almost nothing cached stays out of reach
     #: (``symbolic.runtime.allocator.min_device_bytes``). Env: SYMBOLIC_EXPANDABLE_SEGMENTS.

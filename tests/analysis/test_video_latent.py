@@ -14,7 +14,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate import printers
 from symbolic.core.symbols import B, C_lat, H, T, W, b, p, p_t, s_sp, s_t
 from symbolic.analysis import video_latent as latent
 from symbolic.analysis.video_latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
@@ -182,7 +182,7 @@ def test_non_increasing_in_every_factor(argument, kwargs, step):
 @settings(deadline=None, max_examples=30)
 @given(sizes)
 def test_sympy_expressions_give_the_result(kwargs):
-    """The module-level expressions, substituted by SymPy itself and evaluated by numeric.exact, give the result."""
+    """The module-level expressions, substituted by SymPy itself and evaluated by printers.exact, give the result."""
     result = estimate_video_latent_memory(**kwargs)
     values = {"T": kwargs["num_frames"], "H": kwargs["height"], "W": kwargs["width"],
               "C_lat": kwargs["latent_channels"], "s_sp": kwargs["spatial_compression"],
@@ -195,12 +195,12 @@ def test_sympy_expressions_give_the_result(kwargs):
                 latent.LATENT_BYTES: result["memory_bytes"], latent.TOKENS: result["tokens_per_video"]}
     for expr, value in expected.items():
         assert expr.subs(point) == value
-        assert numeric.exact(expr, **values) == value
+        assert printers.exact(expr, **values) == value
 
 
 def test_vectorised_path_agrees_on_a_grid():
     frames = np.arange(1, 130)
-    bytes_grid = numeric.vector(latent.LATENT_BYTES, T=frames, H=480, W=720, C_lat=16, s_sp=8, s_t=4, B=1, b=2)
+    bytes_grid = printers.vector(latent.LATENT_BYTES, T=frames, H=480, W=720, C_lat=16, s_sp=8, s_t=4, B=1, b=2)
     expected = [estimate_video_latent_memory(int(f), 480, 720, 16, 8, 4)["memory_bytes"] for f in frames]
     assert np.array_equal(bytes_grid, expected)
 

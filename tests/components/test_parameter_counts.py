@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate import printers
 from symbolic.pipelines import catalog
 from symbolic.pipelines.model import component
 from symbolic.pipelines.api import estimate, estimate_sd15, pipeline_model
@@ -98,11 +98,11 @@ def test_measured_weights_allocated(row):
     model = pipeline_model("sd15", task=row["task"], dtype=row["dtype"], attention=row["attention"],
                            attention_backend=row["sdpa_backend"], memory_options=options)
     b = model.config.b_value
-    resident = {numeric.exact(expr, b=b) for expr in model.stage_weights.values()}
+    resident = {printers.exact(expr, b=b) for expr in model.stage_weights.values()}
     assert len(resident) == 1, "without offload the resident weights are the same in every stage"
     resident_weights = resident.pop()
     measured = int(row["weights_allocated_bytes"])
-    assert numeric.exact(model.weights, b=b) <= resident_weights <= measured <= (1 + LEFTOVER_BAR) * resident_weights
+    assert printers.exact(model.weights, b=b) <= resident_weights <= measured <= (1 + LEFTOVER_BAR) * resident_weights
 
 
 # --- the real modules, on the meta device ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 from symbolic.core.evaluate import cache
-from symbolic.core.evaluate import runtime as exact_runtime
+from symbolic.core.evaluate import runtime
 from symbolic.core.evaluate.runtime import compile_exact, exact_parameters
 from symbolic.core.evaluate.printers import exact_source
 from symbolic.pipelines import api as pipeline_estimate
@@ -36,9 +36,9 @@ def cache_in(tmp_path, monkeypatch):
     """``SYMBOLIC_CACHE_DIR`` -> a fresh private directory (made by the cache itself); the callers' memo cleared."""
     directory = tmp_path / "cache"
     monkeypatch.setenv("SYMBOLIC_CACHE_DIR", str(directory))
-    pipeline_estimate.compiled.cache_clear()
+    pipeline_estimate.cached_entry.cache_clear()
     yield directory
-    pipeline_estimate.compiled.cache_clear()
+    pipeline_estimate.cached_entry.cache_clear()
 
 
 def counting(entry):
@@ -240,7 +240,7 @@ def test_a_build_that_raises_propagates(cache_in):
     def build():
         raise Miss
 
-    with pytest.raises(Miss):  # report_render.cached_jobs relies on this to probe for a hit
+    with pytest.raises(Miss):  # display.cached_jobs relies on this to probe for a hit
         cache.load_or_build("t", "k", build)
 
 
@@ -264,10 +264,10 @@ def sd15_evaluate():
 def sd15_reference(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SYMBOLIC_CACHE_DIR", "off")
-        pipeline_estimate.compiled.cache_clear()
+        pipeline_estimate.cached_entry.cache_clear()
         result = sd15_evaluate()
         entry = pipeline_estimate._build_entry(sd15_config())
-        pipeline_estimate.compiled.cache_clear()
+        pipeline_estimate.cached_entry.cache_clear()
     return result, entry
 
 
@@ -289,7 +289,7 @@ def test_planted_entry_never_runs_and_the_answer_is_right(cache_in, tmp_path, sd
     assert sd15_evaluate() == reference
     assert not marker.exists()
     if "world-writable dir" not in case:
-        pipeline_estimate.compiled.cache_clear()  # the rebuilt entry replaced the planted one, and is a hit next time
+        pipeline_estimate.cached_entry.cache_clear()  # the rebuilt entry replaced the planted one, and is a hit next time
         assert_good_entry(path, NAMESPACE, repr(sd15_config()), json.loads(path.read_text())["entry"])
         assert sd15_evaluate() == reference
     assert not marker.exists()
@@ -397,8 +397,8 @@ def test_integer_quotients_print_as_floor_division():
 
 
 def test_whitelist_accepts_every_output_of_real_models(cache_in):
-    entry, functions = pipeline_estimate.compiled(pipeline_estimate.make_config("flux.1-dev"))
-    _, sd15_functions = pipeline_estimate.compiled(sd15_config())
+    entry, functions = pipeline_estimate.cached_entry(pipeline_estimate.make_config("flux.1-dev"))
+    _, sd15_functions = pipeline_estimate.cached_entry(sd15_config())
     assert functions and sd15_functions
     # and what was cached for them passes on load (a hit, not a rebuild)
     sd15_entry = cache.load_or_build(NAMESPACE, repr(sd15_config()), lambda: pytest.fail("sd15 entry not cached"))
@@ -408,7 +408,7 @@ def test_whitelist_accepts_every_output_of_real_models(cache_in):
     for cached in (sd15_entry, flux_entry):
         for source in cached["outputs"].values():
             assert exact_parameters(source) == tuple(f"_{a}" for a in cached["args"])
-    exact_runtime._checked.cache_clear()
+    runtime._checked.cache_clear()
     for source in list(sd15_entry["outputs"].values()) + list(flux_entry["outputs"].values()):
         compile_exact(source)
 
@@ -419,7 +419,7 @@ def test_pipeline_and_report_entries_missing_what_their_callers_read_are_rebuilt
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SYMBOLIC_CACHE_DIR", "off")
         reference = pipeline_estimate.evaluate(config, {"H": 1024, "W": 1024})
-    pipeline_estimate.compiled.cache_clear()
+    pipeline_estimate.cached_entry.cache_clear()
     path = plant(cache_in, "pipeline", repr(config),
                  cache._seal("pipeline", repr(config), {"args": list(ARG_NAMES), "outputs": {}}))
     assert pipeline_estimate.evaluate(config, {"H": 1024, "W": 1024}) == reference

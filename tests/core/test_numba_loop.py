@@ -1,4 +1,4 @@
-"""symbolic.core.evaluate.numba_loop (the numba grid path behind ``numeric.grid_function``): equal to the NumPy path on every point and
+"""symbolic.core.evaluate.numba_loop (the numba grid path behind ``printers.grid_function``): equal to the NumPy path on every point and
 to SymPy's exact value wherever that is an integer below 2**53; the NumPy fallback when numba is missing.
 
 The compiled-path tests are skipped when numba is not installed (extra ``fast``), unless ``SYMBOLIC_REQUIRE_FAST=1``
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from symbolic.core.evaluate import columns as bulk
 from symbolic.core.evaluate import numba_loop as compiled
-from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate import printers
 from symbolic.core.evaluate.printers import exact_function
 from symbolic.pipelines.api import pipeline_model
 from symbolic.core.symbols import ARG_NAMES, B, G, H, T, W, b, symbol
@@ -58,7 +58,7 @@ def columns(rows: list[dict]) -> dict[str, np.ndarray]:
 
 
 def grid_args(values: dict) -> list:
-    return numeric.arguments({k: v for k, v in values.items() if k in ARG_NAMES})
+    return printers.arguments({k: v for k, v in values.items() if k in ARG_NAMES})
 
 
 def reference(expr: sp.Expr, row: dict) -> sp.Rational:
@@ -77,9 +77,9 @@ def assert_exact_where_integral(expr: sp.Expr, rows: list[dict], values: np.ndar
 
 
 def compiled_and_numpy(exprs, args):
-    fast = numeric.grid_function(exprs)
+    fast = printers.grid_function(exprs)
     assert fast.backend == "numba" and fast.compiled
-    slow = numeric.grid_function(exprs, fast=False)
+    slow = printers.grid_function(exprs, fast=False)
     assert slow.backend == "numpy" and not slow.compiled
     return fast(*args), slow(*args)
 
@@ -115,10 +115,10 @@ def test_all_outputs_of_a_model_in_one_kernel(rows):
     """A mapping of outputs comes back as a dict, every output as its own grid function gives it."""
     outputs = pipeline_model("sd15", task="img2img").outputs()
     args = grid_args(columns(rows))
-    together = numeric.grid_function(outputs)(*args)
+    together = printers.grid_function(outputs)(*args)
     assert together.keys() == outputs.keys()
     for name in ("peak_allocated_bytes", "nvidia_smi_bytes", "stage:vae_decode", "latent:2"):
-        alone = numeric.grid_function(outputs[name], fast=False)(*args)
+        alone = printers.grid_function(outputs[name], fast=False)(*args)
         assert np.array_equal(together[name], np.broadcast_to(alone, together[name].shape)), name
 
 
@@ -133,7 +133,7 @@ def test_exact_integers_just_below_2_53(height, width, batch):
     would not: 1/7 is rounded before the product)."""
     exprs = (H * W - B, sp.floor(H * W / 7), sp.ceiling(H * W / 7))
     row = {"H": height, "W": width, "B": batch}
-    got = numeric.grid_function(exprs)(*grid_args({k: np.array([v]) for k, v in row.items()}))
+    got = printers.grid_function(exprs)(*grid_args({k: np.array([v]) for k, v in row.items()}))
     for e, value in zip(exprs, got):
         expected = int(reference(e, row))
         assert expected < EXACT_LIMIT and int(value[0]) == expected, (e, row)
@@ -141,10 +141,10 @@ def test_exact_integers_just_below_2_53(height, width, batch):
 
 @requires_fast
 def test_past_2_53_is_visible_to_the_range_check():
-    """A value past 2**53 comes back >= 2**53 (so ``bulk`` sends the point to the exact code), never wrapped or
+    """A value past 2**53 comes back >= 2**53 (so ``columns`` sends the point to the exact code), never wrapped or
     negative as int64 arithmetic would be past 2**63."""
     big = np.array([2**40, 2**62, 2**63 - 1], dtype=np.int64)
-    got = numeric.grid_function(H * W * B)(*grid_args({"H": big, "W": big, "B": np.array([1, 7, 3])}))
+    got = printers.grid_function(H * W * B)(*grid_args({"H": big, "W": big, "B": np.array([1, 7, 3])}))
     assert np.all(got >= EXACT_LIMIT) and np.all(np.isfinite(got))
 
 
@@ -169,21 +169,21 @@ def test_broadcast_scalars_and_dtypes_like_numpy(heights, widths, batch, as_floa
 
 @requires_fast
 def test_constant_and_scalar_only_expressions():
-    assert float(numeric.grid_function(sp.Integer(5) * 7)(*grid_args({}))) == 35
-    assert float(numeric.grid_function(H * W + 1)(*grid_args({"H": 3, "W": 4}))) == 13
+    assert float(printers.grid_function(sp.Integer(5) * 7)(*grid_args({}))) == 35
+    assert float(printers.grid_function(H * W + 1)(*grid_args({"H": 3, "W": 4}))) == 13
 
 
 def test_grid_function_refuses_what_is_not_an_expression():
     with pytest.raises(ValueError, match="expr_or_outputs"):
-        numeric.grid_function(None)
+        printers.grid_function(None)
     with pytest.raises(ValueError, match="expr_or_outputs"):
-        numeric.grid_function(())
+        printers.grid_function(())
 
 
 @requires_fast
 def test_compiled_call_refuses_a_wrong_argument_count():
     with pytest.raises(ValueError, match="args"):
-        numeric.grid_function(H + W)(1, 2)
+        printers.grid_function(H + W)(1, 2)
 
 
 # --- the fallback without numba (always runs) -----------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_fallback_without_numba_is_the_numpy_path(rows):
         patch.setattr(compiled, "_import_numba", _no_numba)
         assert not compiled.available()
         exprs = (SYNTHETIC["piecewise"], SYNTHETIC["integer-valued-rational"], G * b * T)
-        function = numeric.grid_function(exprs)
+        function = printers.grid_function(exprs)
         assert function.backend == "numpy" and not function.compiled
         args = grid_args(columns(rows))
         for e, value in zip(exprs, function(*args)):
@@ -219,19 +219,19 @@ def test_bulk_large_group_same_columns_either_path(monkeypatch, numba_present):
     monkeypatch.setattr(bulk, "VECTOR_MIN_POINTS", 1)
     monkeypatch.setattr(bulk, "COMPILED_MIN_POINTS", 1)
     backends = []
-    build = numeric.grid_function
+    build = printers.grid_function
 
     def spy(exprs, fast=True):
         function = build(exprs, fast)
         backends.append(function.backend)
         return function
 
-    monkeypatch.setattr(numeric, "grid_function", spy)
+    monkeypatch.setattr(printers, "grid_function", spy)
     rng = np.random.default_rng(7)
     values = {"H": rng.integers(8, 4096, 50), "W": rng.integers(8, 4096, 50), "B": rng.integers(1, 9, 50)}
     outputs = {"ceiling-floor": SYNTHETIC["ceiling-floor"], "rational": SYNTHETIC["integer-valued-rational"]}
     exact = {name: exact_function(e) for name, e in outputs.items()}
-    got = bulk.evaluate_columns(values, ARG_NAMES, exact, lambda: outputs, lambda v: -(-v // 1))
+    got = columns.evaluate_columns(values, ARG_NAMES, exact, lambda: outputs, lambda v: -(-v // 1))
     assert backends == ["numba" if numba_present else "numpy"]
     for name, e in outputs.items():
         for i, value in enumerate(got[name]):

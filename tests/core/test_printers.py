@@ -15,7 +15,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate import printers
 from symbolic.pipelines.api import pipeline_model
 from symbolic.core.symbols import ARG_NAMES, ARG_ORDER, B, G, H, L, N, W, b, symbol
 
@@ -55,8 +55,8 @@ def as_python(value: sp.Rational):
 
 def vector_value(expr: sp.Expr, backend: str, values: dict):
     if backend == "auto":
-        return numeric.vector(expr, **values)
-    return numeric.vector_function(expr, backend)(*numeric.arguments(values))
+        return printers.vector(expr, **values)
+    return printers.vector_function(expr, backend)(*printers.arguments(values))
 
 
 sd15_points = st.fixed_dictionaries({
@@ -75,11 +75,11 @@ def test_sd15_every_path_agrees_with_substitution(config_name, output, point):
     floor(16/25 x ...) may round one byte apart) against SymPy's substitution."""
     expr = sd15_expr(config_name, output)
     expected = as_python(reference(expr, point))
-    value = numeric.exact(expr, **point)
+    value = printers.exact(expr, **point)
     assert type(value) is int and value == expected
     for backend in VECTOR_BACKENDS:
         assert float(vector_value(expr, backend, point)) == pytest.approx(expected, rel=1e-12, abs=1), backend
-    scalar = numeric.scalar_function(expr)(*numeric.arguments(point))
+    scalar = printers.scalar_function(expr)(*printers.arguments(point))
     assert float(scalar) == pytest.approx(expected, rel=1e-12, abs=1), "scalar"
 
 
@@ -88,11 +88,11 @@ def test_sd15_vector_broadcasts_over_arrays(config_name):
     expr = sd15_expr(config_name, "peak_allocated")
     heights = np.array([8, 256, 517, 1024, 2048])
     widths = np.array([[512], [776]])
-    got = numeric.vector(expr, H=heights, W=widths, B=2, G=2, L=77, b=2)
+    got = printers.vector(expr, H=heights, W=widths, B=2, G=2, L=77, b=2)
     assert got.shape == (2, 5)
     for i, w in enumerate(widths[:, 0]):
         for j, h in enumerate(heights):
-            assert got[i, j] == pytest.approx(numeric.exact(expr, H=int(h), W=int(w), B=2, G=2, L=77, b=2), rel=1e-12)
+            assert got[i, j] == pytest.approx(printers.exact(expr, H=int(h), W=int(w), B=2, G=2, L=77, b=2), rel=1e-12)
 
 
 @pytest.mark.parametrize("output", SD15_OUTPUTS + ("nvidia_smi",))
@@ -101,7 +101,7 @@ def test_sd15_exact_has_no_overflow_at_huge_sizes(config_name, output):
     """A 10^6 x 10^6 image, 10^4 images: far beyond int64 and float64's exact range; still an exact int."""
     expr = sd15_expr(config_name, output)
     point = {"H": 10**6, "W": 10**6, "B": 10**4, "G": 2, "L": 300, "b": 4}
-    value = numeric.exact(expr, **point)
+    value = printers.exact(expr, **point)
     assert type(value) is int
     assert value > 2**63
     assert value == int(reference(expr, point))
@@ -114,7 +114,7 @@ def test_reference_matches_sympy_subs():
     values = {H: 10**6, W: 10**6 + 3, B: 10**4, G: 2, L: 77, b: 2}
     by_subs = expr.subs(values)
     assert by_subs == expr.xreplace(values)
-    assert int(by_subs) == numeric.exact(expr, **{str(k): v for k, v in values.items()})
+    assert int(by_subs) == printers.exact(expr, **{str(k): v for k, v in values.items()})
 
 
 # --- the primitives: floor, ceiling, Max, Min, Piecewise, rationals ----------------------------------------------
@@ -149,7 +149,7 @@ def values_for(expr: sp.Expr, point: dict) -> dict:
 def test_primitive_exact(name, point):
     expr = PRIMITIVES[name]
     values = values_for(expr, point)
-    value = numeric.exact(expr, **values)
+    value = printers.exact(expr, **values)
     expected = as_python(reference(expr, values))
     assert value == expected
     assert type(value) is type(expected)  # int when integral, Fraction otherwise
@@ -169,9 +169,9 @@ def test_primitive_vector_and_scalar(name, backend, point):
     expr = PRIMITIVES[name]
     values = values_for(expr, point)
     expected = float(reference(expr, values))
-    args = numeric.arguments(values)
-    assert float(numeric.vector_function(expr, backend)(*args)) == pytest.approx(expected, rel=1e-12)
-    assert float(numeric.scalar_function(expr)(*args)) == pytest.approx(expected, rel=1e-12)
+    args = printers.arguments(values)
+    assert float(printers.vector_function(expr, backend)(*args)) == pytest.approx(expected, rel=1e-12)
+    assert float(printers.scalar_function(expr)(*args)) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("expr, values, expected", [
@@ -186,13 +186,13 @@ def test_primitive_vector_and_scalar(name, backend, point):
     (sp.floor((H + 1) * sp.Rational(1, 2**60)) * 2 + sp.ceiling((H + 1) * sp.Rational(1, 2**60)), {"H": 2**60}, 4),
 ], ids=["half-int", "third", "floor", "ceiling", "floor-negative", "ceiling-negative", "negative-power", "beyond-float"])
 def test_exact_known_values(expr, values, expected):
-    value = numeric.exact(expr, **values)
+    value = printers.exact(expr, **values)
     assert value == expected and type(value) is type(expected)
 
 
 def test_exact_huge_values_are_python_ints():
     expr = H**5 * W**5 * N**3
-    value = numeric.exact(expr, H=10**6, W=10**6, N=10**4)
+    value = printers.exact(expr, H=10**6, W=10**6, N=10**4)
     assert type(value) is int
     assert value == 10**72 == int(expr.subs({H: 10**6, W: 10**6, N: 10**4}))
 
@@ -201,46 +201,46 @@ def test_exact_huge_values_are_python_ints():
                          ids=["times", "plus", "in-max"])
 def test_exact_refuses_float_constants(expr):
     with pytest.raises(TypeError, match="float"):
-        numeric.exact(expr, H=3, W=5)
+        printers.exact(expr, H=3, W=5)
 
 
 def test_missing_and_unknown_symbols_are_named():
     with pytest.raises(ValueError, match=r"\bW\b"):
-        numeric.exact(H + W, H=1)
+        printers.exact(H + W, H=1)
     with pytest.raises(ValueError, match=r"\bW\b"):
-        numeric.vector(H + W, H=np.arange(1, 4))
+        printers.vector(H + W, H=np.arange(1, 4))
     with pytest.raises(ValueError, match="bogus"):
-        numeric.exact(H, H=1, bogus=2)
+        printers.exact(H, H=1, bogus=2)
 
 
 def test_argument_order_is_fixed():
     """Every generated function takes all of ARG_ORDER positionally; unnamed symbols default to 1."""
     assert len(ARG_ORDER) == len(ARG_NAMES) == len(set(ARG_NAMES))
-    args = numeric.arguments({"W": 5, "L": 9})
+    args = printers.arguments({"W": 5, "L": 9})
     assert args[ARG_NAMES.index("W")] == 5 and args[ARG_NAMES.index("L")] == 9
     assert sum(1 for a in args if a == 1) == len(ARG_NAMES) - 2
     expr = 100 * W + L  # the position of W and L, not the symbols the expression holds, decides
-    assert numeric.exact_function(expr)(*args) == 509
-    assert numeric.scalar_function(expr)(*args) == 509
-    assert float(numeric.vector_function(expr)(*args)) == 509
+    assert printers.exact_function(expr)(*args) == 509
+    assert printers.scalar_function(expr)(*args) == 509
+    assert float(printers.vector_function(expr)(*args)) == 509
 
 
 def test_vector_backend_is_checked():
     with pytest.raises(ValueError, match="backend"):
-        numeric.vector_function(H, "fortran")
+        printers.vector_function(H, "fortran")
 
 
 def test_numpy_backend_returns_float64_for_integer_arrays():
     expr = H**3 * W**3
-    got = numeric.vector_function(expr, "numpy")(*numeric.arguments({"H": np.array([10**4]), "W": np.array([10**4])}))
+    got = printers.vector_function(expr, "numpy")(*printers.arguments({"H": np.array([10**4]), "W": np.array([10**4])}))
     assert got.dtype == np.float64
     assert got[0] == pytest.approx(1e24, rel=1e-12)
 
 
 FLOAT_PATHS = {
-    "numexpr": lambda expr, args: numeric.vector_function(expr, "numexpr")(*args),
-    "numpy": lambda expr, args: numeric.vector_function(expr, "numpy")(*args),
-    "scalar": lambda expr, args: numeric.scalar_function(expr)(*args),
+    "numexpr": lambda expr, args: printers.vector_function(expr, "numexpr")(*args),
+    "numpy": lambda expr, args: printers.vector_function(expr, "numpy")(*args),
+    "scalar": lambda expr, args: printers.scalar_function(expr)(*args),
 }
 ROUNDING_CASES = {
     # ceiling(L / 75): long-prompt chunks. 525 tokens are exactly 7 chunks; (1/75) * 525 = 7.000000000000001 in float.
@@ -256,8 +256,8 @@ def test_float_paths_round_exact_multiples(case, path):
     if path == "numexpr":
         pytest.importorskip("numexpr")
     expr, values, expected = ROUNDING_CASES[case]
-    assert numeric.exact(expr, **values) == expected
-    assert float(FLOAT_PATHS[path](expr, numeric.arguments(values))) == expected
+    assert printers.exact(expr, **values) == expected
+    assert float(FLOAT_PATHS[path](expr, printers.arguments(values))) == expected
 
 
 def test_sd15_long_prompt_vector_at_chunk_boundary():
@@ -265,11 +265,11 @@ def test_sd15_long_prompt_vector_at_chunk_boundary():
 
     expr = pipeline_model("sd15", long_prompt=True).stage_peaks[Stage.TEXT_ENCODER]
     point = {"H": 512, "W": 512, "B": 1, "G": 2, "L": 525, "b": 2}
-    assert float(numeric.vector(expr, **point)) == numeric.exact(expr, **point)
+    assert float(printers.vector(expr, **point)) == printers.exact(expr, **point)
 
 
 def test_scalar_function_uses_math_not_numpy():
     """The scalar path returns plain Python numbers (the math module), not NumPy scalars."""
-    value = numeric.scalar_function(sp.floor(H / 3) + sp.Max(H, W))(*numeric.arguments({"H": 10, "W": 4}))
+    value = printers.scalar_function(sp.floor(H / 3) + sp.Max(H, W))(*printers.arguments({"H": 10, "W": 4}))
     assert type(value) in (int, float) and value == 13
     assert math.isfinite(value)

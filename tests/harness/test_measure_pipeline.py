@@ -143,7 +143,7 @@ def test_grid_fits_respects_the_spec_and_round_trips(model, tmp_path, capsys):
     header, *cells = list(csv.reader(out.open()))
     assert tuple(header) == mp.COLUMNS and len(cells) == len(rows)
     assert all(c == "" for c in cells[0][len(mp.INPUT_COLUMNS):])
-    assert mp.read_rows(out) == rows
+    assert mp.read_plan(out) == rows
 
 
 def test_row_validation():
@@ -332,7 +332,7 @@ def test_cli_cpu_run_and_resume(cache, monkeypatch, tmp_path, capsys):
     assert mp.main(["--rows", str(src), "--out", str(out), "--device", "cpu", "--limit", "1"]) == 0
     assert mp.main(["--rows", str(src), "--out", str(out), "--device", "cpu", "--resume"]) == 0
     assert "[1/1] sd15 img2img 64x96" in capsys.readouterr().out  # the first row was skipped
-    assert mp.read_rows(out) == specs
+    assert mp.read_plan(out) == specs
     meta = json.loads((tmp_path / "out.csv.meta.json").read_text())
     assert meta["device"] == "cpu" and meta["torch"] == torch.__version__
 
@@ -342,7 +342,7 @@ def test_reads_and_compares_the_sd15_measurements(tmp_path, capsys):
     path = "data/measurements/sd15_h100.csv"
     with open(path, newline="") as fh:
         raw = list(csv.DictReader(fh))
-    specs = mp.read_rows(path, "sd15")
+    specs = mp.read_plan(path, "sd15")
     assert len(specs) == len(raw) and all(s.model == "sd15" for s in specs)
     first = raw[0]
     assert (specs[0].task, specs[0].dtype, specs[0].height, specs[0].prompt_tokens) == (

@@ -108,7 +108,7 @@ def test_table_equals_rows_one_by_one(data, count):
 @pytest.mark.parametrize("column", ["height", "num_images_per_prompt", "prompt_tokens", "peak_allocated_bytes",
                                     "stage_vae_decode_peak"])
 def test_csv_counts_share_the_cli_limit(column):
-    """Every integer cell is a count read as the CLI reads counts: 1 to 2**53 (``validation.MAX_COUNT``)."""
+    """Every integer cell is a count read as the CLI reads counts: 1 to 2**53 (``checks.MAX_COUNT``)."""
     at_limit = dict(GOOD, **{column: str(MAX_COUNT)}) if column.startswith(("peak", "stage")) else None
     if at_limit is not None:
         assert validate_rows([at_limit])[0].measured[column] == MAX_COUNT

@@ -35,13 +35,13 @@ GOOD = {"task": "img2img", "attention": "sdpa", "sdpa_backend": "default", "memo
                                     12.5, "24GiB", None, [1]])
 def test_plan_budget_refused_naming_it(budget):
     with pytest.raises(ValueError, match=r"^budget: "):
-        plan(budget)
+        plan(budget, model="sd15")
 
 
 def test_plan_zero_refuses_instead_of_no_size():
     with pytest.raises(ValueError, match="budget: must be at least one byte"):
-        plan(0)
-    assert plan(1)["max_square_size"] is None  # one byte is a budget; nothing fits in it
+        plan(0, model="sd15")
+    assert plan(1, model="sd15")["max_square_size"] is None  # one byte is a budget; nothing fits in it
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -51,15 +51,15 @@ def test_plan_zero_refuses_instead_of_no_size():
 ])
 def test_plan_other_arguments_refused_naming_them(kwargs, name):
     with pytest.raises(ValueError, match=rf"^{name}: "):
-        plan(24 * GiB, **kwargs)
+        plan(24 * GiB, model="sd15", **kwargs)
 
 
 def test_plan_largest_budget_answers_and_flags_the_search_limits():
-    result = plan(2**64)
+    result = plan(2**64, model="sd15")
     assert result["max_square_size"] == MAX_SIZE and result["max_square_size_at_search_limit"] is True
     assert set(result["max_batch_at_search_limit"]) == set(result["max_batch"])
     assert result["search_limits"] == {"size": MAX_SIZE, "batch": MAX_BATCH}
-    assert max_square_size(24 * GiB * 1.0)["size"] == plan(24 * GiB)["max_square_size"]  # integral floats still read
+    assert max_square_size(24 * GiB * 1.0, model="sd15")["size"] == plan(24 * GiB, model="sd15")["max_square_size"]  # integral floats still read
 
 
 @pytest.mark.parametrize("rows", [None, 5, "rows.csv", b"x", {"height": "512"}, [None], [["512"]]])
@@ -125,7 +125,7 @@ def test_fit_answers_for_the_batch_asked(capsys):
     four = json.loads(out)
     assert code == 0 and not err
     assert four["num_images_per_prompt"] == 4
-    expected = max_square_size(24 * GiB, num_images_per_prompt=4)["size"]
+    expected = max_square_size(24 * GiB, num_images_per_prompt=4, model="sd15")["size"]
     assert four["max_square_size"] == expected < one["max_square_size"]
     _, text, _ = cli(capsys, "fit", "sd15", "--gpu-memory", "24GiB", "--batch", "4")
     assert f"at batch 4: {expected} x {expected}" in text

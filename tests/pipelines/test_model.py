@@ -22,9 +22,9 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate import printers
 from symbolic.core.evaluate.runtime import positional
-from symbolic.pipelines.api import (compiled, estimate, estimate_sd15, evaluate, make_config, pipeline_model,
+from symbolic.pipelines.api import (cached_entry, estimate, estimate_sd15, evaluate, make_config, pipeline_model,
                                          values_of)
 from symbolic.core.terms import Category, Stage
 
@@ -106,7 +106,7 @@ def random_points(kwargs: dict, count: int = 12, seed: int = 0) -> list[dict]:
 
 def run(config, point: dict) -> dict:
     """Every compiled output (the API's generated code) at a point."""
-    entry, functions = compiled(config)
+    entry, functions = cached_entry(config)
     args = positional(entry["args"], point)
     return {name: fn(*args) for name, fn in functions.items()}
 
@@ -161,21 +161,21 @@ def test_stage_peaks_and_peak_at_random_points(kwargs):
     framework = config.framework
     for point in random_points(kwargs):
         out = run(config, point)
-        resident = numeric.exact(model.resident, **point)
+        resident = printers.exact(model.resident, **point)
         stage_values = []
         for stage in model.stages:
-            moments = [numeric.exact(expr, **point) for expr in model.moments(stage).values()]
+            moments = [printers.exact(expr, **point) for expr in model.moments(stage).values()]
             value = out[f"stage:{stage}"]
             assert type(value) is int
             assert value == resident + max(moments), (stage, point)
-            assert out[f"activation:{stage}"] == value - numeric.exact(model.stage_weights[stage], **point)
+            assert out[f"activation:{stage}"] == value - printers.exact(model.stage_weights[stage], **point)
             stage_values.append(value)
         assert type(out["peak_allocated_bytes"]) is int
         assert out["peak_allocated_bytes"] == max(stage_values), point
         assert out["peak_reserved_bytes"] >= out["peak_allocated_bytes"]
         assert out["nvidia_smi_bytes"] == (out["peak_reserved_bytes"] + framework.cuda_context_bytes
                                           + framework.driver_extra_bytes)
-        weights = sum(numeric.exact(t.expr, **point) for t in model.terms if t.category == Category.WEIGHTS)
+        weights = sum(printers.exact(t.expr, **point) for t in model.terms if t.category == Category.WEIGHTS)
         assert out["weights_bytes"] == weights == sum(out[f"component:{role}"] for role in config.roles)
         assert resident >= weights
 
@@ -188,12 +188,12 @@ def test_breakdown_rows_add_up_to_stage_peak(kwargs):
     model = model_of(kwargs)
     point = random_points(kwargs, count=1, seed=1)[0]
     out = run(config, point)
-    resident_rows = [numeric.exact(t.expr, **point) for t in model.terms_of(Stage.RESIDENT)]
+    resident_rows = [printers.exact(t.expr, **point) for t in model.terms_of(Stage.RESIDENT)]
     totals = {}
     for stage in model.stages:
-        moments = {m: numeric.exact(expr, **point) for m, expr in model.moments(stage).items()}
+        moments = {m: printers.exact(expr, **point) for m, expr in model.moments(stage).items()}
         winner = max(moments, key=moments.get)
-        rows = [numeric.exact(t.expr, **point) for t in model.terms_of(stage) if winner in t.moments]
+        rows = [printers.exact(t.expr, **point) for t in model.terms_of(stage) if winner in t.moments]
         assert all(row >= 0 for row in rows + resident_rows)
         totals[stage] = sum(rows) + sum(resident_rows)
         assert totals[stage] == out[f"stage:{stage}"], stage

@@ -11,7 +11,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic.core.evaluate import printers as numeric
+from symbolic.core.evaluate import printers
 from symbolic.components.clip_text import CLIPText
 from symbolic.components.llama_text import LlamaText
 from symbolic.components.t5_encoder import T5Encoder
@@ -115,7 +115,7 @@ def test_sum_of_terms_is_stage_expression(model, config):
 
 @pytest.mark.parametrize("model, config", CONFIGS)
 def test_api_equals_terms_evaluated(model, config):
-    """The API's stage and peak bytes equal the registered terms evaluated one by one (``numeric.exact``)."""
+    """The API's stage and peak bytes equal the registered terms evaluated one by one (``printers.exact``)."""
     m = video_model(model, **config)
     frames, h, w = DEFAULTS[model]
     devices = 2 if config.get("parallel") else 1
@@ -124,7 +124,7 @@ def test_api_equals_terms_evaluated(model, config):
 
     def ev(expr):
         used = {s.name for s in expr.free_symbols}
-        return numeric.exact(expr, **{k: v for k, v in values.items() if k in used})
+        return printers.exact(expr, **{k: v for k, v in values.items() if k in used})
 
     resident = sum(ev(t.expr) for t in m.terms if t.stage == Stage.RESIDENT)
     for stage in m.stages:
@@ -143,18 +143,18 @@ def test_api_equals_terms_evaluated(model, config):
        st.integers(1, 80), st.integers(1, 80), st.integers(1, 4), st.integers(1, 2), st.sampled_from([2, 4]),
        st.booleans(), st.sampled_from([1, 3, 4]))
 def test_vector_matches_subs(model, frames, hl, wl, batch, guidance, bpe, tiling, devices):
-    """``numeric.vector`` (lambdify, NumPy) against SymPy substitution at random points: ``expr.subs`` for the
+    """``printers.vector`` (lambdify, NumPy) against SymPy substitution at random points: ``expr.subs`` for the
     transformer step, ``xreplace`` (all symbols at once: ``subs`` re-evaluates the nested Max symbol by symbol and
-    takes seconds) for the peak; and ``numeric.exact`` against both."""
+    takes seconds) for the peak; and ``printers.exact`` against both."""
     m = video_model(model, memory_options=("vae_tiling",) if tiling else (), parallel="ring")
     point = {"T": frames, "H": 16 * hl, "W": 16 * wl, "B": batch, "G": guidance, "b": bpe, "P": devices}
     mapping = {SYMBOLS[k]: v for k, v in point.items()}
     for expr, substitute in ((m.stage_peaks["transformer_step"], expr_subs), (m.peak_allocated, expr_xreplace)):
         used = {s.name for s in expr.free_symbols}
-        vec = numeric.vector(expr, **{k: np.array([v]) for k, v in point.items() if k in used})
+        vec = printers.vector(expr, **{k: np.array([v]) for k, v in point.items() if k in used})
         sub = substitute(expr, mapping)
         assert float(vec[0]) == pytest.approx(float(sub), rel=1e-12)
-        assert numeric.exact(expr, **{k: v for k, v in point.items() if k in used}) == sub
+        assert printers.exact(expr, **{k: v for k, v in point.items() if k in used}) == sub
 
 
 def expr_subs(expr, mapping):

@@ -148,11 +148,11 @@ def test_fp16_weights_replay_matches_measurement():
 @pytest.mark.parametrize("b", [2, 4])
 def test_weights_rounding_term_is_the_replay(safety_checker, b):
     """The model's ``allocator.weights_rounding`` term is the replay's allocated minus tensor bytes."""
-    from symbolic.core.evaluate import printers as numeric
+    from symbolic.core.evaluate import printers
     from symbolic.pipelines.api import pipeline_model
 
     model = pipeline_model("sd15", dtype=DTYPE_OF[b], safety_checker=safety_checker)
     terms = {t.name: t for t in model.terms}
     tensor_bytes, allocated, _ = load_replay(safety_checker, b)
-    assert numeric.exact(terms["allocator.weights_rounding"].expr) == allocated - tensor_bytes
+    assert printers.exact(terms["allocator.weights_rounding"].expr) == allocated - tensor_bytes
     assert model.weights_segment_slack == load_replay(safety_checker, b)[2] - allocated

@@ -1,7 +1,7 @@
 """On-disk cache of generated exact code, so that a CLI estimate needs no SymPy at all once a configuration has been
 derived (cold start well under a second).
 
-An entry maps output names to the Python source ``numeric.exact_source`` generated for them (other callers store
+An entry maps output names to the Python source ``printers.exact_source`` generated for them (other callers store
 plain JSON data). It is keyed by the configuration and by a digest of the package's own files: any change to a term,
 a config or the code invalidates it.
 
@@ -11,7 +11,7 @@ Where: ``$SYMBOLIC_CACHE_DIR`` (``off`` disables the cache), else ``$XDG_CACHE_H
 (``cache_dir()`` returns ``None``). Platforms without POSIX owners (``os.getuid``) or ``dir_fd`` support run
 uncached.
 
-The entries are code that ``exact_runtime.compile_exact`` runs, so the cache only ever reads what this user wrote,
+The entries are code that ``runtime.compile_exact`` runs, so the cache only ever reads what this user wrote,
 for this exact build, for this exact question:
 
 * The directory is created private (``0o700``). One that is not a directory owned by the current user, or that is
@@ -47,8 +47,8 @@ FORMAT = 2
 #: An entry larger than this is not read (the largest real entry is well under a megabyte).
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 _SAFE_NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
-#: The keys each caller reads from its entries (``pipelines/estimate.py``,
-#: ``report_render.cached_jobs``): an entry without them is a miss. Keep in step with those callers.
+#: The keys each caller reads from its entries (``pipelines/api.py``,
+#: ``display.cached_jobs``): an entry without them is a miss. Keep in step with those callers.
 def _is_strings(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 

@@ -1,7 +1,7 @@
 """Many points of one configuration at once (``validate``'s bulk path).
 
 A large group of points is evaluated over arrays: all outputs of the configuration lambdified together into NumPy
-(``numeric.numpy_functions``: one common-subexpression elimination for all of them, float64, floors and ceilings
+(``printers.numpy_functions``: one common-subexpression elimination for all of them, float64, floors and ceilings
 exact through common denominators; from ``COMPILED_MIN_POINTS`` points the numba-compiled loop of the same
 expressions when the extra ``fast`` is installed, equal to it point for point), which is exact for integers below
 2**53 bytes (8 PiB). A point whose value is not such an integer (past 2**53, or not integral) is evaluated again with
@@ -19,7 +19,7 @@ EXACT_LIMIT = 2**53
 #: 1 ms per point, building the joint NumPy function about 4 s (once per configuration and process), evaluating it
 #: about 1 us per point: the build pays for itself from a few thousand points.
 VECTOR_MIN_POINTS = 2000
-#: Fewest points evaluated by the numba-compiled loop (``numeric.grid_function``, extra ``fast``) instead of NumPy.
+#: Fewest points evaluated by the numba-compiled loop (``printers.grid_function``, extra ``fast``) instead of NumPy.
 #: Measured on this machine for SD 1.5's 24 outputs at 2,000,000 points: compiling costs about 1 s more than
 #: building the NumPy function and saves about 0.2 us per point (0.34 against 0.53 us: 24 output arrays to write
 #: either way), so it pays from about 5 million points.

@@ -1,24 +1,24 @@
 """The fast grid path: SymPy expressions compiled by numba into one loop over the points (optional extra ``fast``).
 
-The NumPy path (``numeric.numpy_functions``) makes one pass over memory per operation of the expression, each
+The NumPy path (``printers.numpy_functions``) makes one pass over memory per operation of the expression, each
 writing a temporary array as long as the grid; a compiled loop reads each input once per point, keeps every
 intermediate in registers and writes each output once, so it runs near the memory floor (``benchmarks/
 bench_numeric.py`` prints both ratios).
 
 The loop body is Python source that we generate from the expressions with SymPy's printers (never read from
-anywhere), after the same rewriting the NumPy path gets (``numeric.for_floats``: every floor / ceiling argument over
+anywhere), after the same rewriting the NumPy path gets (``float_forms.for_floats``: every floor / ceiling argument over
 one common denominator) and one common-subexpression elimination over all outputs together. It computes in float64,
 operation for operation as the NumPy path does, for these reasons:
 
 * float64 keeps the NumPy path's exactness rule and its range check: every operation on integers below 2**53 is
   exact, and a floor or ceiling of one correctly rounded division of two such integers is the exact one; a result
-  past 2**53 or not an integer is visible as such (``bulk`` sends those points to the exact code);
+  past 2**53 or not an integer is visible as such (``columns`` sends those points to the exact code);
 * int64 would wrap silently past 2**63 (numba has no overflow check), and a Rational that is not integral (a
   ``Fraction`` result) has no int64 value;
 * the compiled path then equals the NumPy path on every point where both are exact, which the tests check.
 
 Inputs may be int64 or float64 arrays (converted per element, in registers) or scalars; they broadcast as NumPy's do.
-Without numba (``available()`` is False) ``numeric.grid_function`` hands out the NumPy function instead.
+Without numba (``available()`` is False) ``printers.grid_function`` hands out the NumPy function instead.
 """
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ class CompiledFunction:
 
 
 class GridFunction:
-    """What ``numeric.grid_function`` returns: a function of all ``ARG_ORDER`` arguments (arrays broadcast together)
+    """What ``printers.grid_function`` returns: a function of all ``ARG_ORDER`` arguments (arrays broadcast together)
     giving float64 values in the caller's shape (one array for one expression, a list for a sequence, a dict for a
     mapping); ``backend`` is ``"numba"`` (compiled loop) or ``"numpy"`` (the fallback), ``compiled`` says the same
     as a flag."""

@@ -1,10 +1,10 @@
-"""Running generated exact code without SymPy: the namespace and compiler for ``numeric.exact_source`` output.
+"""Running generated exact code without SymPy: the namespace and compiler for ``printers.exact_source`` output.
 
 Kept free of SymPy imports so that a cached expression (``symbolic.core.evaluate.cache``) evaluates in a process that never
 imports SymPy (the CLI's cold start).
 
 ``compile_exact`` runs nothing it has not checked first. A source is parsed with ``ast`` and must be, exactly, the
-grammar ``numeric.exact_source`` (``_ExactPrinter``) emits::
+grammar ``printers.exact_source`` (``_ExactPrinter``) emits::
 
     lambda _a, _b, ...: EXPR        (plain positional parameters named ``_identifier``, no defaults)
     EXPR := integer | parameter | EXPR (+ - * / // % **) EXPR | -EXPR | +EXPR | not EXPR
@@ -135,7 +135,7 @@ def exact_parameters(source: str) -> tuple[str, ...]:
 
 
 def compile_exact(source: str):
-    """Compile a ``lambda`` produced by ``numeric.exact_source``: checked against the grammar of the module docstring
+    """Compile a ``lambda`` produced by ``printers.exact_source``: checked against the grammar of the module docstring
     first (``ValueError`` otherwise), then run with ``EXACT_NAMESPACE`` and no builtins."""
     code, _ = _checked(source)
     return eval(code, {"__builtins__": {}, **EXACT_NAMESPACE})  # noqa: S307  (checked above)

@@ -1,12 +1,12 @@
 """The closed forms the planner page evaluates: for every configuration it offers, the outputs of the same
-``PipelineModel`` the API compiles (``PipelineModel.outputs()``, what ``estimate._build_entry`` caches), printed to
+``PipelineModel`` the API compiles (``PipelineModel.outputs()``, what ``api._build_entry`` caches), printed to
 JavaScript once per distinct set of expressions.
 
 What the page offers (a documented subset of the API, each point of it equal to the API):
 - every bundled model (``catalog.CATALOG``) and each task its spec has (``txt2img``, and ``img2img`` where there is
   an image-to-image sibling);
 - dtype: the model card's (the API's ``dtype=None``) or one of ``EXPLICIT_DTYPES`` for every component;
-- memory options: none or *one* of ``estimate.MEMORY_OPTIONS`` (combinations and the parametrised switches,
+- memory options: none or *one* of ``switches.switch.MEMORY_OPTIONS`` (combinations and the parametrised switches,
   ``group_offload:...`` and ``layerwise_casting:...``, stay with the CLI: their product is too large for one page);
   a switch is offered for a model exactly when the API accepts it (``make_config`` and the model's build);
 - every other argument at the API's default (guidance scale, SDPA backend, attention, one device, no quantization).
@@ -46,11 +46,11 @@ def point_key(dtype: str | None, switch: str | None) -> str:
 
 def _outputs(model: str, task: str, dtype: str | None, switch: str | None):
     """(config, outputs dict) of one offered point, or None where the API refuses it."""
-    from symbolic.pipelines.model import pipeline_model
+    from symbolic.pipelines.model import model_of_config
 
     try:
         config = api.make_config(model, dtype=dtype, memory_options=(switch,) if switch else (), task=task)
-        return config, pipeline_model(config).outputs()
+        return config, model_of_config(config).outputs()
     except ValueError:
         return None
 
@@ -97,7 +97,7 @@ def planner_data(models: tuple[str, ...] | None = None) -> dict:
             "hub_id": entry.hub_id, "name": base.source.name, "pipeline": spec.class_name, "video": spec.video,
             "default_dtype": base.denoiser_dtype, "default_height": height, "default_width": width,
             "default_frames": spec.default_frames,
-            # G at the pipeline's default guidance scale, as ``estimate.values_of`` computes it.
+            # G at the pipeline's default guidance scale, as ``api.values_of`` computes it.
             "guidance_copies": guidance_copies(spec.default_guidance_scale), "tasks": tasks}
     return {"functions": functions, "models": facts, "dtypes": list(EXPLICIT_DTYPES),
             "dtype_aliases": dtype_aliases(), "switches": list(MEMORY_OPTIONS), "switch_aliases": ALIASES,

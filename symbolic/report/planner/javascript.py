@@ -1,13 +1,13 @@
 """SymPy closed forms printed to JavaScript that evaluates them *exactly*, as the Python API does.
 
-The API evaluates every output over Python ``int`` and ``fractions.Fraction`` (``numeric.exact_source``), so floor,
+The API evaluates every output over Python ``int`` and ``fractions.Fraction`` (``printers.exact_source``), so floor,
 ceiling and Max of rational sums land on the right integer at any size. JavaScript numbers are doubles:
 ``Math.floor((1/96)*x + 191/192)`` can miss by one, and byte counts may pass 2**53. So the printer here is SymPy's
 ``JavascriptCodePrinter`` (which prints the structure: Piecewise as nested ternaries, And/Or/Not as ``&& || !``,
 booleans, symbols) with the arithmetic nodes printed as calls of a small exact-rational runtime over ``BigInt``
 (``RUNTIME``): a value is a pair ``[numerator, denominator]`` of BigInts in lowest terms, denominator > 0.
 
-| SymPy node                   | printed as                | Python exact counterpart (``numeric._ExactPrinter``) |
+| SymPy node                   | printed as                | Python exact counterpart (``printers._ExactPrinter``) |
 |------------------------------|---------------------------|------------------------------------------------------|
 | Integer p, Rational p/q      | ``$q(pn)``, ``$q(pn,qn)`` | ``p``, ``_F(p, q)``                                  |
 | Add, Mul                     | ``$A(..)``, ``$M(..)`` | ``+``, ``*``                                         |
@@ -19,7 +19,7 @@ booleans, symbols) with the arithmetic nodes printed as calls of a small exact-r
 
 Common subexpressions are shared structurally while printing (a subtree met twice is computed once, into a
 ``const``): SymPy's ``cse`` and ``tree_cse`` rebuild every node they touch, and re-evaluating the Max of large stage
-sums costs seconds per configuration (the same reason as ``numeric._NamedExactPrinter``).
+sums costs seconds per configuration (the same reason as ``printers._NamedExactPrinter``).
 """
 from __future__ import annotations
 

@@ -3,9 +3,9 @@ size, frames, batch, dtype, a switch and a GPU size and sees the stages as bars,
 whether it fits.
 
 Its arithmetic is the API's closed forms printed by ``javascript.ExactJavascriptPrinter`` (``expressions``); the
-page adds no formula. It only checks arguments (the API's grammar: ``validation.parse_int``, ``units.parse_size``,
-the dtype aliases), picks the function of the chosen configuration, feeds it the symbol values ``estimate.values_of``
-would, and shapes the outputs as ``estimate.shape`` does, then writes that result as JSON (``estimate --json``'s
+page adds no formula. It only checks arguments (the API's grammar: ``checks.parse_int``, ``units.parse_size``,
+the dtype aliases), picks the function of the chosen configuration, feeds it the symbol values ``api.values_of``
+would, and shapes the outputs as ``api.shape`` does, then writes that result as JSON (``estimate --json``'s
 keys, plus ``gpu_memory_bytes`` and ``fits`` when ``gpu_memory`` is given) into the element with id ``result``.
 
 URL parameters use the CLI's names (``?model=sd15&height=1024&width=1024&batch=2&memory_option=vae_tiling``, also
@@ -143,7 +143,7 @@ const BLANKS=/^[ \t\r\n]+|[ \t\r\n]+$/g;
 const MAX_COUNT=BigInt(DATA.max_count);
 const shown=(text)=>JSON.stringify(String(text).length>60?String(text).slice(0,45)+"...":String(text));
 
-// validation.parse_int (plain ASCII integer, blanks around) and positive_int(..., MAX_COUNT)
+// checks.parse_int (plain ASCII integer, blanks around) and positive_int(..., MAX_COUNT)
 function count(text,name){
   const s=String(text).replace(BLANKS,"");
   if(s.length>1000||!/^[+-]?[0-9]+$/.test(s))
@@ -219,14 +219,14 @@ function estimate(params){
   const width=params.width===undefined?BigInt(model.default_width):count(single(params,"width"),"width");
   checkPoint(model.tasks[task].size_facts,{height,width},refuse); // api.SIZE_RULES, generated
   const gpu=params.gpu_memory===undefined?undefined:size(single(params,"gpu_memory"),"gpu_memory");
-  // estimate.values_of; symbols a pipeline does not use are 1 (exact_runtime.positional)
+  // api.values_of; symbols a pipeline does not use are 1 (runtime.positional)
   const values={H:height,W:width,B:batch,P:1n,G:BigInt(model.guidance_copies),b:BigInt(point.b)};
   if(model.video)values.T=frames;
   const args=DATA.arg_names.map((n)=>$q(values[n]??1n));
   const raw=FUNCTIONS[point.function](...args);
   const out={};
   DATA.functions[point.function].forEach((name,i)=>{out[name]=$C(raw[i])[0];}); // runtime.ceil_int
-  // estimate.shape
+  // api.shape
   const pick=(prefix)=>Object.fromEntries(Object.keys(out).filter((k)=>k.startsWith(prefix)).map((k)=>[k.slice(prefix.length),out[k]]));
   const stages=pick("stage:");
   let peakStage=null;

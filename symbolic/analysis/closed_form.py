@@ -11,7 +11,7 @@ import itertools
 
 import sympy as sp
 
-from symbolic.core.algebra import rebuild
+from symbolic.core.algebra import drop_rounding, rebuild
 from symbolic.core.symbols import ARG_NAMES, H, W, symbol
 
 s = sp.Symbol("s", positive=True)
@@ -34,13 +34,8 @@ def along_square(expr: sp.Expr, values: dict, step: int) -> sp.Expr:
     return rebuild(sp.sympify(expr), named, exact_division)
 
 
-def _drop_rounding(expr: sp.Expr) -> sp.Expr:
-    """Replace floor(x) and ceiling(x) by x: an error below 1 per occurrence, for reading shapes, not for exact bytes."""
-    return expr.replace(lambda e: isinstance(e, (sp.floor, sp.ceiling)), lambda e: e.args[0])
-
-
 def _growth(e: sp.Expr) -> int:
-    return sp.degree(_drop_rounding(e), s) if e.has(s) else 0
+    return sp.degree(drop_rounding(e), s) if e.has(s) else 0
 
 
 def large_size_branch(expr: sp.Expr) -> sp.Expr:
@@ -69,7 +64,7 @@ def _pieces(expr: sp.Expr) -> list[sp.Expr]:
 
 
 def polynomial(expr: sp.Expr) -> sp.Poly:
-    return sp.Poly(sp.expand(_drop_rounding(expr)), s)
+    return sp.Poly(sp.expand(drop_rounding(expr)), s)
 
 
 def leading(expr: sp.Expr) -> tuple[int, sp.Expr]:

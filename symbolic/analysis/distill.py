@@ -28,6 +28,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from symbolic.core.algebra import drop_rounding
 from symbolic.core.evaluate.printers import exact, vector
 from symbolic.core.symbols import B, H, P, T, W, b
 from symbolic.core.terms import Category, Stage
@@ -39,13 +40,6 @@ MONOMIAL_SYMBOLS = (H, W, T, B, b, P)
 WEIGHTS = "weights"
 
 
-def drop_rounding(expr) -> sp.Expr:
-    """``expr`` with every ``floor(x)`` / ``ceiling(x)`` replaced by ``x`` (innermost first), expanded."""
-    expr = sp.sympify(expr)
-    while expr.has(sp.floor, sp.ceiling):
-        expr = expr.replace(lambda e: isinstance(e, (sp.floor, sp.ceiling)) and not e.args[0].has(sp.floor, sp.ceiling),
-                            lambda e: e.args[0])
-    return sp.expand(expr)
 
 
 def rounded_arguments(expr) -> list[sp.Expr]:
@@ -347,5 +341,5 @@ def approximation_errors(regimes: list[Regime], results, values_of_row) -> list[
 
 
 __all__ = ["Addend", "Regime", "addends_of", "approximation_errors", "check_regime", "distilled_peak",
-           "drop_rounding", "find_regimes", "frame_conditions", "label_addends", "regime_of", "size_multiple",
+           "find_regimes", "frame_conditions", "label_addends", "regime_of", "size_multiple",
            "resolve_branches", "split_monomials"]

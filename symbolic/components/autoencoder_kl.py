@@ -42,10 +42,12 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.shapes import EncodeShape
 from symbolic.components.base import ComponentBase
 from symbolic.components.layers.resnet import resnet_block
 from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
-from symbolic.components.video_vae import DecodeShape, ceil_div
+from symbolic.components.shapes import DecodeShape
+from symbolic.core.algebra import ceil_div
 from symbolic.components import register
 from symbolic.runtime.kernels import classic_scores, cudnn_conv_workspace, math_sdpa
 from symbolic.core.terms import Category
@@ -92,22 +94,6 @@ BACKENDS = ("flash", "efficient", "math", "classic")
 DECODE_SOURCE = "diffusers models/autoencoders/vae.py Decoder.forward; unet_2d_blocks.py UpDecoderBlock2D; upsampling.py"
 ENCODE_SOURCE = "diffusers models/autoencoders/vae.py Encoder.forward; models/resnet.py ResnetBlock2D"
 KL_SOURCE = "diffusers models/autoencoders/autoencoder_kl.py AutoencoderKL"
-
-
-@dataclass(frozen=True)
-class EncodeShape:
-    """What ``vae.encode`` receives: ``batch`` images of ``height`` x ``width`` pixels (sympy expressions; pipelines
-    pass sizes rounded down to multiples of ``spatial_compression``), bytes per element ``b``, the attention kernel,
-    ``enable_tiling`` / ``enable_slicing``, and ``b`` as a number (``b_value``, as ``DecodeShape``)."""
-
-    batch: sp.Expr
-    height: sp.Expr
-    width: sp.Expr
-    b: int | sp.Expr
-    backend: str = "flash"
-    tiling: bool = False
-    slicing: bool = False
-    b_value: int = 2
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import Tensor, linear, norm
-from symbolic.components.video_vae import DecodeShape, tiles_extent
-from symbolic.components.video_transformer import conv3d
+from symbolic.components.shapes import DecodeShape
+from symbolic.components.layers.tiling import tiles_extent
+from symbolic.components.layers.tensors import conv3d
 from symbolic.components import register
 
 #: ``LTXVideoCausalConv3d(kernel_size=3)``: every 3x3x3 conv of the VAE.

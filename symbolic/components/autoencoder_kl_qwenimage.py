@@ -20,7 +20,8 @@ import sympy as sp
 
 from symbolic.components.base import ComponentBase
 from symbolic.components.layers.tensors import Tensor
-from symbolic.components.video_vae import DecodeShape, WanVAE
+from symbolic.components.video_vae import WanVAE
+from symbolic.components.shapes import DecodeShape
 from symbolic.components import register
 
 #: ``AutoencoderKLQwenImage.__init__`` defaults (used where a config leaves a key out).

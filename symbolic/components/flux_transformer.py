@@ -33,7 +33,8 @@ import sympy as sp
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
-from symbolic.components.video_transformer import StepShape, attention_core
+from symbolic.components.shapes import StepShape
+from symbolic.components.layers.attention import attention_core
 from symbolic.components import register
 
 #: ``FluxTransformerBlock``: ``FeedForward(dim, dim_out=dim, activation_fn="gelu-approximate")`` (attention.py),

@@ -24,7 +24,8 @@ import sympy as sp
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, linear
-from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
+from symbolic.components.layers.attention import AttentionDims, attention_core
+from symbolic.components.shapes import StepShape
 from symbolic.components import register
 from symbolic.runtime.kernels import MATH_SCORE_BYTES
 

@@ -25,7 +25,8 @@ import sympy as sp
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import COMPLEX64
 from symbolic.components.layers.tensors import Tensor, linear
-from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
+from symbolic.components.layers.attention import AttentionDims, attention_core
+from symbolic.components.shapes import StepShape
 from symbolic.components import register
 
 #: ``QwenEmbedRope.__init__``: ``pos_index = torch.arange(4096)`` (and the negative index of the same length).

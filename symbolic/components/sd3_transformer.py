@@ -27,7 +27,8 @@ import sympy as sp
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.tensors import Tensor, conv2d, linear
-from symbolic.components.video_transformer import AttentionDims, StepShape, attention_core
+from symbolic.components.layers.attention import AttentionDims, attention_core
+from symbolic.components.shapes import StepShape
 from symbolic.components import register
 
 #: ``FeedForward(dim, dim_out=dim, activation_fn="gelu-approximate")`` (attention.py): default ``mult=4``.

@@ -39,7 +39,7 @@ from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.components.layers.resnet import resnet_block
 from symbolic.components.layers.tensors import Tensor, conv2d, linear, norm
-from symbolic.components.video_transformer import StepShape
+from symbolic.components.shapes import StepShape
 from symbolic.components import register
 from symbolic.runtime.kernels import (CLASSIC_SCORE_COPIES, MATH_FP32_INPUT_QUERY_COPIES,
                               MATH_FP32_QUERY_COPIES, MATH_SCORE_BYTES, classic_scores, math_sdpa)

@@ -27,117 +27,17 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.layers.attention import AttentionDims, attention_core
+from symbolic.components.shapes import StepShape
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
-from symbolic.components.layers.tensors import Tensor, linear, norm
+from symbolic.components.layers.tensors import Tensor, conv2d_rect, conv3d, linear, norm
 from symbolic.components import register
-from symbolic.runtime.kernels import math_sdpa
 
-
-
-def conv3d(name: str, c_in: int, c_out: int, kernel: tuple[int, int, int], bias: bool = True) -> list[Tensor]:
-    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
-    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])
-
-
-def conv2d_rect(name: str, c_in: int, c_out: int, kernel: tuple[int, int], bias: bool = True) -> list[Tensor]:
-    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
-    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])
-
-
-def ceil_div(x: sp.Expr, n: sp.Expr) -> sp.Expr:
-    return sp.ceiling(sp.sympify(x) / n)
-
-
-@dataclass(frozen=True)
-class StepShape:
-    """What one transformer forward sees on one device.
-
-    ``batch``: sequences in the forward (B x G for CogVideoX, whose guidance concatenates [uncond, cond]).
-    ``video_tokens``, ``text_tokens``: the full sequence lengths; ``devices``/``parallel`` say how they are split:
-    ``ulysses`` and ``ring`` split the sequence over P devices (each device holds ceil(N / P) tokens of every
-    token-wise tensor); ``fsdp`` and ``None`` keep the whole sequence on each device.
-    """
-
-    batch: sp.Expr
-    video_tokens: sp.Expr
-    text_tokens: sp.Expr
-    b: sp.Expr
-    backend: str = "flash"
-    parallel: str | None = None
-    devices: sp.Expr = sp.Integer(1)
-    #: The latent grid (h, w) where a denoiser works at several resolutions (a UNet's stride-2 levels round up).
-    grid: tuple[sp.Expr, sp.Expr] | None = None
-
-    @property
-    def split(self) -> bool:
-        return self.parallel in ("ulysses", "ring")
-
-    def local(self, tokens: sp.Expr) -> sp.Expr:
-        return ceil_div(tokens, self.devices) if self.split else sp.sympify(tokens)
-
-    @property
-    def nv(self) -> sp.Expr:
-        return self.local(self.video_tokens)
-
-    @property
-    def nt(self) -> sp.Expr:
-        return self.local(self.text_tokens)
-
-    @property
-    def n(self) -> sp.Expr:
-        return self.local(self.video_tokens + self.text_tokens)
-
-
-def attention_core(shape: StepShape, heads: int, head_dim: int, n_q_full: sp.Expr, n_k_full: sp.Expr,
-                   self_attention: bool = True) -> sp.Expr:
-    """Bytes the attention kernel itself adds at the SDPA call, beyond q, k, v and its output (per device).
-
-    * flash / memory-efficient: the float32 log-sum-exp, heads x N_q.
-    * math (``symbolic.runtime.kernels.math_sdpa``, measured on an H100 for SD 1.5): float32 copies of q, k, v and the
-      scaled q (4 x N x heads x head_dim x 4 bytes) and two float32 score matrices (the scores and their softmax)
-      plus ``_safe_softmax``'s one-byte mask: 9 bytes per score element, heads x N_q x N_k.
-    Sequence parallelism (self-attention only; diffusers runs cross-attention without it):
-    * Ulysses (all-to-all): the all-to-all turns [N / P tokens, all heads] into [N tokens, heads / P]; the scores
-      are heads / P x N x N, and the received q, k, v (3 x N x D / P) are live next to the sent ones.
-    * ring: each device keeps its N / P queries and receives key/value blocks of N / P tokens from its neighbours
-      (double-buffered: 4 x N / P x D); flash keeps a float32 output accumulator (N / P x D) and log-sum-exp; the
-      math path materialises heads x N / P x N / P scores per step.
-    """
-    B, b, P, D = shape.batch, shape.b, shape.devices, heads * head_dim
-    par = shape.parallel if self_attention else None
-    if par == "ulysses":
-        hq, nq, nk, extra = sp.ceiling(sp.Integer(heads) / P), n_q_full, n_k_full, 3 * B * ceil_div(n_q_full, P) * D * b
-    elif par == "ring":
-        hq, nq, nk = sp.Integer(heads), ceil_div(n_q_full, P), ceil_div(n_k_full, P)
-        extra = 4 * B * nk * D * b + B * nq * D * FP32
-    else:
-        hq, nq, nk, extra = sp.Integer(heads), n_q_full, n_k_full, sp.Integer(0)
-    if shape.backend == "math":
-        return extra + math_sdpa(B * hq * nq * nk, B * hq * nq * head_dim, b)
-    return extra + B * hq * nq * FP32
 
 
 def moments_to_expr(moments: dict[str, sp.Expr]) -> sp.Expr:
     return sp.Max(*moments.values()) if len(moments) > 1 else next(iter(moments.values()))
-
-
-class AttentionDims:
-    """diffusers transformer config accessors: heads, head dim, model width = heads x head dim."""
-
-    config: dict
-
-    @property
-    def heads(self) -> int:
-        return int(self.config["num_attention_heads"])
-
-    @property
-    def head_dim(self) -> int:
-        return int(self.config["attention_head_dim"])
-
-    @property
-    def dim(self) -> int:
-        return self.heads * self.head_dim
 
 
 #: Derivation notes of the moments the video transformers list (each class takes the ones it has).

@@ -26,57 +26,22 @@ from functools import cached_property
 
 import sympy as sp
 
+from symbolic.components.layers.tiling import tiles_extent
+from symbolic.components.shapes import DecodeShape
+from symbolic.core.algebra import ceil_div, floor_div
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
 from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import BlockConfig, Tensor, conv2d, linear, norm
 from symbolic.components import register
 from symbolic.runtime.kernels import math_sdpa
-from symbolic.components.video_transformer import conv3d
+from symbolic.components.layers.tensors import conv3d
 
 
 
 def _c3(name: str, c_in: int, c_out: int, k: int | tuple[int, int, int] = 3) -> list[Tensor]:
     kernel = (k, k, k) if isinstance(k, int) else k
     return conv3d(name, c_in, c_out, kernel)
-
-
-def floor_div(k: sp.Expr, n: int) -> sp.Expr:
-    """floor(k / n) for an integer k and a constant n. When n is not a power of two it is written
-    floor((k + 1/2) / n): equal for every integer k, and the float (NumPy) path, which multiplies by an inexact 1/n,
-    then never lands on an integer boundary."""
-    return sp.floor(k / n) if n & (n - 1) == 0 else sp.floor((k + sp.Rational(1, 2)) / n)
-
-
-def ceil_div(k: sp.Expr, n: int) -> sp.Expr:
-    """ceiling(k / n) for an integer k and a constant n (see ``floor_div``)."""
-    return sp.ceiling(k / n) if n & (n - 1) == 0 else floor_div(k + n - 1, n)
-
-
-def tiles_extent(size: sp.Expr, tile: int, stride: int) -> sp.Expr:
-    """Sum of the tile extents along one axis when ``range(0, size, stride)`` tiles of ``tile`` are cut (each
-    interior overlap counted twice): size + (tile - stride) x (number of tiles - 1), the tiles' total area being
-    the product over both axes."""
-    count = ceil_div(sp.sympify(size), stride)
-    return size + (tile - stride) * (count - 1)
-
-
-@dataclass(frozen=True)
-class DecodeShape:
-    """What ``vae.decode`` receives: batch ``B``, latent frames ``t``, latent height/width ``h``, ``w`` (sympy
-    expressions in the pipeline's symbols), the VAE's bytes per element, attention backend and tiling."""
-
-    batch: sp.Expr
-    t: sp.Expr
-    h: sp.Expr
-    w: sp.Expr
-    b: int | sp.Expr
-    backend: str = "flash"
-    tiling: bool = False
-    #: bytes per element as a number (the decode's float32 upcasts depend on it even when ``b`` is a symbol)
-    b_value: int = 2
-    #: ``vae.enable_slicing()``: the batch is decoded one sample at a time
-    slicing: bool = False
 
 
 #: Derivation notes of the decode moments the video VAEs list (each class takes the ones it has).

@@ -21,9 +21,10 @@ import pytest
 import sympy as sp
 
 from symbolic.components.layers.tensors import numel
-from symbolic.components.video_vae import DecodeShape
+from symbolic.components.shapes import DecodeShape
 from symbolic.components import from_config
-from symbolic.components.autoencoder_kl import AutoencoderKL, EncodeShape
+from symbolic.components.autoencoder_kl import AutoencoderKL
+from symbolic.components.shapes import EncodeShape
 from symbolic.core.evaluate.printers import exact
 from symbolic.pipelines.catalog import hub_config
 from symbolic.core.symbols import H, N, W, b

@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 
 from symbolic.components.layers.tensors import numel
-from symbolic.components.video_transformer import StepShape
+from symbolic.components.shapes import StepShape
 from symbolic.components import from_config
 from symbolic.components.flux_transformer import FluxTransformer2DModel
 

@@ -14,8 +14,8 @@ diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
 
 from symbolic.components.layers.tensors import numel  # noqa: E402
-from symbolic.components.video_vae import DecodeShape  # noqa: E402
-from symbolic.components.video_transformer import StepShape  # noqa: E402
+from symbolic.components.shapes import DecodeShape  # noqa: E402
+from symbolic.components.shapes import StepShape  # noqa: E402
 from symbolic.components import from_config  # noqa: E402
 from symbolic.components.autoencoder_kl_ltx_video import LTXVideoVAE  # noqa: E402
 from symbolic.components.ltx_video_transformer import LTXVideoTransformer  # noqa: E402

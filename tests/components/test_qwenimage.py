@@ -25,8 +25,8 @@ transformers = pytest.importorskip("transformers")
 
 import symbolic.configs  # noqa: E402
 from symbolic.components.layers.tensors import numel  # noqa: E402
-from symbolic.components.video_vae import DecodeShape  # noqa: E402
-from symbolic.components.video_transformer import StepShape  # noqa: E402
+from symbolic.components.shapes import DecodeShape  # noqa: E402
+from symbolic.components.shapes import StepShape  # noqa: E402
 from symbolic.components import class_name_of, from_config  # noqa: E402
 from symbolic.harness.meta_trace import trace_module  # noqa: E402
 

@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
 
 from symbolic.components.layers.tensors import numel  # noqa: E402
-from symbolic.components.video_transformer import StepShape  # noqa: E402
+from symbolic.components.shapes import StepShape  # noqa: E402
 from symbolic.components import from_config  # noqa: E402
 from symbolic.components.sd3_transformer import SD3Transformer2DModel  # noqa: E402
 from symbolic.harness.meta_trace import trace_module  # noqa: E402

@@ -19,7 +19,7 @@ from importlib import resources
 import pytest
 import sympy as sp
 
-from symbolic.components.video_transformer import StepShape
+from symbolic.components.shapes import StepShape
 from symbolic.components import component_class, from_config
 from symbolic.components.unet_2d_condition import UNet2DConditionModel
 

@@ -28,9 +28,9 @@ from symbolic.components.clip_text import CLIPText  # noqa: E402
 from symbolic.components.llama_text import LlamaText  # noqa: E402
 from symbolic.components.t5_encoder import T5Encoder  # noqa: E402
 from symbolic.components.layers.tensors import numel  # noqa: E402
-from symbolic.components.video_vae import CogVideoXVAE, DecodeShape, HunyuanVideoVAE, WanVAE  # noqa: E402
-from symbolic.components.video_transformer import (CogVideoXTransformer, HunyuanVideoTransformer, StepShape,  # noqa: E402
-                                             WanTransformer)
+from symbolic.components.video_vae import CogVideoXVAE, HunyuanVideoVAE, WanVAE  # noqa: E402
+from symbolic.components.shapes import DecodeShape, StepShape  # noqa: E402
+from symbolic.components.video_transformer import CogVideoXTransformer, HunyuanVideoTransformer, WanTransformer  # noqa: E402
 from symbolic.runtime.kernels import MATH_SCORE_BYTES  # noqa: E402
 from hub_configs import video_config  # noqa: E402
 

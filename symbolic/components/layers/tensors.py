@@ -87,3 +87,13 @@ class BlockConfig:
     @property
     def layers_per_block(self) -> int:
         return int(self.config["layers_per_block"])
+
+
+def conv3d(name: str, c_in: int, c_out: int, kernel: tuple[int, int, int], bias: bool = True) -> list[Tensor]:
+    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
+    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])
+
+
+def conv2d_rect(name: str, c_in: int, c_out: int, kernel: tuple[int, int], bias: bool = True) -> list[Tensor]:
+    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
+    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])

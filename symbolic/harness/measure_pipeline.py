@@ -29,7 +29,8 @@ num_images_per_prompt, guidance_scale, prompt_tokens``):
   which the same call completes, between the measured peak allocated (below it nothing fits) and the measured peak
   reserved (+ one step); ``min_cap_bytes``.
 
-Columns (:data:`COLUMNS`): ``model`` then those of ``measurements/sd15_h100.csv`` with ``frames`` after ``width``,
+Columns (``symbolic.measurements.table.COLUMNS``, the one schema ``validate`` reads too): ``model`` then those of
+``measurements/sd15_h100.csv`` with ``frames`` after ``width``,
 a stage column for every stage name (empty where the stage did not run) and ``min_cap_bytes``. Failing rows go to
 ``<out>.errors.csv``; ``<out>.meta.json`` records the software and device.
 
@@ -55,17 +56,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from symbolic.harness.torch_memory import CudaMemory, StageRecorder, memory_for, open_device
+from symbolic.measurements.table import COLUMNS, INPUT_COLUMNS, STAGE_COLUMNS
 
-INPUT_COLUMNS = (
-    "model", "task", "attention", "sdpa_backend", "memory_option", "dtype", "height", "width", "frames",
-    "num_images_per_prompt", "guidance_scale", "prompt_tokens",
-)
-STAGES = ("text_encoder", "text_encoder_2", "text_encoder_3", "vae_encode", "unet_step", "transformer_step",
-          "vae_decode", "safety_checker")
-STAGE_COLUMNS = {stage: f"stage_{stage}_peak" for stage in STAGES}
-MEASURED_COLUMNS = ("weights_allocated_bytes", "peak_allocated_bytes", "peak_reserved_bytes", "driver_used_bytes",
-                    *STAGE_COLUMNS.values(), "min_cap_bytes")
-COLUMNS = INPUT_COLUMNS + MEASURED_COLUMNS
 
 ATTENTIONS = ("sdpa", "classic")
 SDPA_BACKENDS = ("default", "math", "efficient", "flash", "cudnn")

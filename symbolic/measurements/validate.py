@@ -26,11 +26,8 @@ from itertools import repeat
 from pathlib import Path
 
 from symbolic.core.checks import MAX_COUNT, parse_int, parse_number, positive_int
+from symbolic.measurements.table import MODEL_OF_UNNAMED_ROWS, REQUIRED_INPUT_COLUMNS, STAGE_COLUMNS, STAGES
 
-INPUT_COLUMNS = ("task", "attention", "sdpa_backend", "memory_option", "dtype", "height", "width",
-                 "num_images_per_prompt", "guidance_scale", "prompt_tokens")
-STAGES = ("text_encoder", "text_encoder_2", "text_encoder_3", "vae_encode", "unet_step", "transformer_step",
-          "vae_decode", "safety_checker")
 #: Measured column -> predicted key, for the whole-run quantities.
 TOTALS = {"peak_allocated_bytes": "peak_allocated_bytes", "peak_reserved_bytes": "peak_reserved_bytes",
           "driver_used_bytes": "nvidia_smi_bytes"}
@@ -40,8 +37,6 @@ MEDIAN_TOLERANCE = {"peak_allocated_bytes": 0.02}
 TEXT_COLUMNS = ("task", "attention", "sdpa_backend", "memory_option", "dtype")
 #: Integer input columns: counts, read as the CLI reads its counts (``parse_int``, 1 to ``MAX_COUNT``).
 COUNT_COLUMNS = ("height", "width", "num_images_per_prompt", "prompt_tokens")
-#: The model of a row without a ``model`` cell (the SD 1.5 table predates the column).
-DEFAULT_MODEL = "sd15"
 #: The keys of ``RowResult.inputs``, in order.
 INPUT_KEYS = ("model", "frames", "task", "attention", "sdpa_backend", "memory_option", "dtype", "height", "width",
               "num_images_per_prompt", "guidance_scale", "prompt_tokens")
@@ -66,14 +61,14 @@ def _count(cell: object, column: str, line: int) -> int:
 
 def parse_inputs(row: Mapping, line: int) -> dict:
     """One row's inputs (the row-by-row parser: every message names the row and the column)."""
-    missing = [c for c in INPUT_COLUMNS if c not in row or row[c] in (None, "")]
+    missing = [c for c in REQUIRED_INPUT_COLUMNS if c not in row or row[c] in (None, "")]
     if missing:
         raise ValueError(f"row {line}: missing input column(s): {', '.join(missing)}")
     for column in TEXT_COLUMNS:
         if not isinstance(row[column], str):
             raise ValueError(f"row {line}: column {column!r} must be text, got {row[column]!r}")
     guidance = parse_number(row["guidance_scale"], f"row {line}: column 'guidance_scale'")
-    model = row.get("model") or DEFAULT_MODEL
+    model = row.get("model") or MODEL_OF_UNNAMED_ROWS
     if not isinstance(model, str):
         raise ValueError(f"row {line}: column 'model' must be text, got {model!r}")
     frames = _count(row["frames"], "frames", line) if row.get("frames") not in (None, "") else None
@@ -135,7 +130,7 @@ def _parse_columns(rows: list[Mapping]) -> dict[str, list] | None:
         if not _text(cells):
             return None
         columns[column] = cells
-    models = [row.get("model") or DEFAULT_MODEL for row in rows]
+    models = [row.get("model") or MODEL_OF_UNNAMED_ROWS for row in rows]
     if not _text(models):
         return None
     columns["model"] = models
@@ -186,7 +181,7 @@ def config_of(key: tuple):
 
 
 def _key(inputs: Mapping) -> tuple:
-    return tuple(inputs.get(name) or DEFAULT_MODEL if name == "model" else inputs[name] for name in CONFIG_INPUTS)
+    return tuple(inputs.get(name) or MODEL_OF_UNNAMED_ROWS if name == "model" else inputs[name] for name in CONFIG_INPUTS)
 
 
 def _values_of(config, inputs: Mapping) -> dict[str, int]:
@@ -400,7 +395,7 @@ def predict_all(rows: list[tuple[int, dict]]) -> list[dict]:
         return []
     lines = [line for line, _ in rows]
     columns = {key: [inputs.get(key) for _, inputs in rows] for key in INPUT_KEYS}
-    columns["model"] = [m or DEFAULT_MODEL for m in columns["model"]]
+    columns["model"] = [m or MODEL_OF_UNNAMED_ROWS for m in columns["model"]]
     groups, group_of, position = _predict_groups(columns, lines)
     return [_estimate(groups[g], p) for g, p in zip(group_of.tolist(), position.tolist())]
 
@@ -408,7 +403,7 @@ def predict_all(rows: list[tuple[int, dict]]) -> list[dict]:
 # --- results -------------------------------------------------------------------------------------------------------
 
 #: The measured columns compared, in the order a row's ``measured`` and ``errors`` list them.
-MEASURED_COLUMNS = tuple(TOTALS) + tuple(f"stage_{stage}_peak" for stage in STAGES)
+COMPARED_COLUMNS = tuple(TOTALS) + tuple(STAGE_COLUMNS[stage] for stage in STAGES)
 
 
 def _output_of(column: str) -> str:
@@ -491,7 +486,7 @@ def _measure(table: _Table, rows: list[Mapping]) -> None:
 
     n = len(rows)
     refused = []
-    for order, column in enumerate(MEASURED_COLUMNS):
+    for order, column in enumerate(COMPARED_COLUMNS):
         if not any(map(dict.__contains__, rows, repeat(column))):  # rows are dicts (validate_rows checks)
             continue
         cells = [row.get(column) for row in rows]
@@ -617,7 +612,7 @@ def read_rows(path: str | Path) -> list[dict]:
         if twice:
             raise ValueError(f"FILE: {name}: column(s) named more than once in the header: "
                              f"{', '.join(repr(c) for c in twice)}")
-        missing = [c for c in INPUT_COLUMNS if c not in names]
+        missing = [c for c in REQUIRED_INPUT_COLUMNS if c not in names]
         if missing:
             raise ValueError(f"FILE: {name} lacks input column(s): {', '.join(missing)}")
         return list(reader)

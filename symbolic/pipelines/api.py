@@ -7,6 +7,7 @@ The expressions come from ``symbolic.pipelines.model``; their generated exact co
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from functools import lru_cache
 
@@ -267,12 +268,21 @@ def shape(config, entry: dict, out: dict) -> dict:
     }
 
 
-def estimate(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
-             batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
-             devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
-             framework: Framework | None = None, task: str | None = None, attention: str = "sdpa",
-             quantize=None, prompt_tokens: int | None = None, safety_checker: bool = True,
-             long_prompt: bool = False) -> dict:
+def prepare(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
+            batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
+            devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
+            framework: Framework | None = None, task: str | None = None, attention: str = "sdpa",
+            quantize=None, prompt_tokens: int | None = None, safety_checker: bool = True,
+            long_prompt: bool = False) -> tuple:
+    """``estimate``'s arguments checked: (the configuration, the symbol values with the pipeline's defaults filled
+    in), what ``evaluate`` takes; the CLI reads the defaults it used from the values. The arguments are
+    ``estimate``'s (its docstring says what each means)."""
+    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention,
+                         quantize, safety_checker, long_prompt)
+    return config, values_of(config, frames, height, width, batch, guidance_scale, devices, prompt_tokens)
+
+
+def estimate(model: str, height: int | None = None, width: int | None = None, **call) -> dict:
     """Peak GPU memory (bytes, per device) of one text-to-image / text-to-video call of a diffusers pipeline:
     a bundled id (``symbolic.pipelines.catalog.CATALOG``), its Hub id, or a folder holding ``model_index.json`` and
     the components' ``config.json`` files. Sizes, frames and guidance default to the pipeline's own defaults.
@@ -292,24 +302,11 @@ def estimate(model: str, height: int | None = None, width: int | None = None, *,
     resident weights included), ``component_weights_bytes`` (by role), ``stage_activation_bytes`` (stage peak minus
     the weights resident then), ``latent_shape`` and ``tokens`` (the denoiser's self-attention sequence length).
     """
-    return evaluate(*prepare(model, height, width, frames=frames, batch=batch, guidance_scale=guidance_scale,
-                             dtype=dtype, memory_options=memory_options, devices=devices, parallel=parallel,
-                             attention_backend=attention_backend, framework=framework, task=task,
-                             attention=attention, quantize=quantize, prompt_tokens=prompt_tokens,
-                             safety_checker=safety_checker, long_prompt=long_prompt))
+    return evaluate(*prepare(model, height, width, **call))
 
 
-def prepare(model: str, height: int | None = None, width: int | None = None, *, frames: int | None = None,
-            batch: int = 1, guidance_scale: float | None = None, dtype: str | None = None, memory_options=(),
-            devices: int = 1, parallel: str | None = None, attention_backend: str = "default",
-            framework: Framework | None = None, task: str | None = None, attention: str = "sdpa",
-            quantize=None, prompt_tokens: int | None = None, safety_checker: bool = True,
-            long_prompt: bool = False) -> tuple:
-    """``estimate``'s arguments checked: (the configuration, the symbol values with the pipeline's defaults filled
-    in), what ``evaluate`` takes; the CLI reads the defaults it used from the values."""
-    config = make_config(model, dtype, memory_options, parallel, attention_backend, framework, task, attention,
-                         quantize, safety_checker, long_prompt)
-    return config, values_of(config, frames, height, width, batch, guidance_scale, devices, prompt_tokens)
+# One signature, written once: estimate takes exactly prepare's arguments (help() and inspect show them).
+estimate.__signature__ = inspect.signature(prepare).replace(return_annotation=dict)
 
 
 def estimate_video_pipeline(model: str, frames: int, height: int, width: int, batch: int = 1,

@@ -21,7 +21,8 @@ from helpers import assert_golden, cli  # noqa: E402
 from symbolic.pipelines.api import estimate, estimate_sd15
 from symbolic.switches.switch import MEMORY_OPTIONS
 from symbolic.core.units import GiB
-from symbolic.measurements.validate import INPUT_COLUMNS, predict
+from symbolic.measurements.validate import predict
+from symbolic.measurements.table import REQUIRED_INPUT_COLUMNS
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,9 +183,9 @@ def test_validate_json_lines(capsys):
         rows = list(csv.DictReader(handle))
     assert len(records) == len(rows)
     for record, row in zip(records, rows):
-        assert set(INPUT_COLUMNS) | set(ESTIMATE_KEYS) <= set(record)
+        assert set(REQUIRED_INPUT_COLUMNS) | set(ESTIMATE_KEYS) <= set(record)
         assert record["height"] == int(row["height"]) and record["task"] == row["task"]
-        inputs = {k: record[k] for k in INPUT_COLUMNS}
+        inputs = {k: record[k] for k in REQUIRED_INPUT_COLUMNS}
         predicted = predict(inputs)
         assert {k: record[k] for k in ESTIMATE_KEYS} == {k: predicted[k] for k in ESTIMATE_KEYS}
         assert record["measured"]["peak_allocated_bytes"] == int(row["peak_allocated_bytes"])
@@ -195,10 +196,10 @@ def test_validate_inputs_only(capsys, tmp_path):
     """A table without measured columns is predicted, not compared."""
     path = tmp_path / "inputs.csv"
     with CSV.open(newline="") as source, path.open("w", newline="") as target:
-        writer = csv.DictWriter(target, fieldnames=list(INPUT_COLUMNS))
+        writer = csv.DictWriter(target, fieldnames=list(REQUIRED_INPUT_COLUMNS))
         writer.writeheader()
         for row in list(csv.DictReader(source))[:3]:
-            writer.writerow({k: row[k] for k in INPUT_COLUMNS})
+            writer.writerow({k: row[k] for k in REQUIRED_INPUT_COLUMNS})
     code, out, _ = cli(capsys, "validate", str(path))
     assert code == 0
     assert out.strip().splitlines()[-1] == "3 rows predicted (no measured columns to compare)"
@@ -214,7 +215,7 @@ def write(tmp_path: Path, name: str, text: str) -> str:
     return str(path)
 
 
-GOOD_HEADER = ",".join(INPUT_COLUMNS)
+GOOD_HEADER = ",".join(REQUIRED_INPUT_COLUMNS)
 BAD_ARGV = {
     "unknown-model": lambda tmp: ["estimate", "sd99"],
     "height-abc": lambda tmp: ["estimate", "sd15", "--height", "abc"],

@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
+from symbolic.measurements import table  # noqa: E402
 from symbolic.harness import measure_pipeline as mp  # noqa: E402
 from symbolic.harness.build_pipeline import count_tokens, make_prompt, pipeline_from_components  # noqa: E402
 from symbolic.pipelines import catalog  # noqa: E402
@@ -108,23 +109,23 @@ def test_dry_run_every_bundled_id(model, capsys):
     out = capsys.readouterr().out
     assert model in out and "1 rows (dry run" in out
     row = mp.predicted_row(mp._default_row(model))
-    assert set(row) <= set(mp.COLUMNS)
+    assert set(row) <= set(table.COLUMNS)
     spec = catalog.load(model).spec
-    assert row[mp.STAGE_COLUMNS[spec.denoiser_stage]] > 0
-    assert all(row[mp.STAGE_COLUMNS[c.role]] > 0 for c in spec.text_calls)
+    assert row[table.STAGE_COLUMNS[spec.denoiser_stage]] > 0
+    assert all(row[table.STAGE_COLUMNS[c.role]] > 0 for c in spec.text_calls)
     assert row["peak_allocated_bytes"] == max(v for k, v in row.items() if k.startswith("stage_") and v)
 
 
 def test_columns():
     with open("data/measurements/sd15_h100.csv") as fh:
         sd15 = next(csv.reader(fh))
-    assert mp.COLUMNS[0] == "model" and "frames" in mp.COLUMNS
-    assert [c for c in mp.COLUMNS if c not in ("model", "frames", "min_cap_bytes")
+    assert table.COLUMNS[0] == "model" and "frames" in table.COLUMNS
+    assert [c for c in table.COLUMNS if c not in ("model", "frames", "min_cap_bytes")
             and c not in ("stage_text_encoder_2_peak", "stage_text_encoder_3_peak",
                           "stage_transformer_step_peak")] == sd15
     for stage in ("text_encoder", "text_encoder_2", "text_encoder_3", "vae_encode", "unet_step",
                   "transformer_step", "vae_decode", "safety_checker"):
-        assert f"stage_{stage}_peak" in mp.COLUMNS
+        assert f"stage_{stage}_peak" in table.COLUMNS
 
 
 @pytest.mark.parametrize("model", ["sd15", "sd3.5-medium", "wan2.1-t2v-1.3b"])
@@ -141,8 +142,8 @@ def test_grid_fits_respects_the_spec_and_round_trips(model, tmp_path, capsys):
     assert mp.main(["--model", model, "--grid", "--dry-run", "--out", str(out)]) == 0
     assert f"{len(rows)} rows (dry run" in capsys.readouterr().out
     header, *cells = list(csv.reader(out.open()))
-    assert tuple(header) == mp.COLUMNS and len(cells) == len(rows)
-    assert all(c == "" for c in cells[0][len(mp.INPUT_COLUMNS):])
+    assert tuple(header) == table.COLUMNS and len(cells) == len(rows)
+    assert all(c == "" for c in cells[0][len(table.INPUT_COLUMNS):])
     assert mp.read_plan(out) == rows
 
 
@@ -195,15 +196,15 @@ def test_tiny_pipeline_end_to_end(cache, tmp_path, model, task, frames, order):
     assert result.order == order
     row = result.row
     ran = set(order)
-    for stage, column in mp.STAGE_COLUMNS.items():
+    for stage, column in table.STAGE_COLUMNS.items():
         assert (row[column] is not None) == (stage in ran), stage
     assert row["model"] == model and row["min_cap_bytes"] is None
-    assert all(row[c] == 0 for c in mp.MEASURED_COLUMNS if c != "min_cap_bytes" and row[c] is not None)
+    assert all(row[c] == 0 for c in table.MEASURED_COLUMNS if c != "min_cap_bytes" and row[c] is not None)
     out = tmp_path / "out.csv"
     mp.write_rows(out, [row])
     with open(out, newline="") as fh:
         header, cells = list(csv.reader(fh))
-    assert tuple(header) == mp.COLUMNS
+    assert tuple(header) == table.COLUMNS
     assert dict(zip(header, cells))["frames"] == ("" if frames is None else str(frames))
     assert mp.RowSpec.from_mapping(dict(zip(header, cells))) == spec
     # the wrappers are gone afterwards
@@ -240,8 +241,8 @@ def test_unet_switches_are_applied_and_undone(cache, model):
     assert "vae_encode" not in result.calls
     assert result.calls["text_encoder"] == 1  # guidance 1: no negative prompt
     cells = mp.format_row(result.row)
-    assert cells[mp.COLUMNS.index("stage_vae_encode_peak")] == ""  # the stage did not run: empty cell
-    assert cells[mp.COLUMNS.index("guidance_scale")] == "1.0"
+    assert cells[table.COLUMNS.index("stage_vae_encode_peak")] == ""  # the stage did not run: empty cell
+    assert cells[table.COLUMNS.index("guidance_scale")] == "1.0"
     comps = cache.get(model, "fp32")
     assert not comps["vae"].use_tiling
     assert {type(p).__name__ for p in comps["unet"].attn_processors.values()} == {"AttnProcessor2_0"}
@@ -282,7 +283,7 @@ def test_cache_keeps_one_build():
 def test_compare_synthetic_csv(tmp_path, capsys):
     spec = mp.RowSpec("sdxl", height=768, width=768)
     pred = mp.predicted_row(spec)
-    measured = {k: (int(v * 1.02) if k in mp.MEASURED_COLUMNS and v is not None else v) for k, v in pred.items()}
+    measured = {k: (int(v * 1.02) if k in table.MEASURED_COLUMNS and v is not None else v) for k, v in pred.items()}
     path = tmp_path / "m.csv"
     mp.write_rows(path, [measured])
     (res,) = mp.compare_rows(csv.DictReader(open(path, newline="")))
@@ -328,7 +329,7 @@ def test_cli_cpu_run_and_resume(cache, monkeypatch, tmp_path, capsys):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
     specs = [mp.RowSpec("sd15", dtype="fp32", height=64, width=64, guidance_scale=1.0),
              mp.RowSpec("sd15", task="img2img", dtype="fp32", height=64, width=96)]
-    mp.write_rows(src, [s.as_row() for s in specs], mp.INPUT_COLUMNS)
+    mp.write_rows(src, [s.as_row() for s in specs], table.INPUT_COLUMNS)
     assert mp.main(["--rows", str(src), "--out", str(out), "--device", "cpu", "--limit", "1"]) == 0
     assert mp.main(["--rows", str(src), "--out", str(out), "--device", "cpu", "--resume"]) == 0
     assert "[1/1] sd15 img2img 64x96" in capsys.readouterr().out  # the first row was skipped

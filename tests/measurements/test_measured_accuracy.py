@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from symbolic.measurements.validate import STAGES, passes, read_rows, summarize, validate_rows
+from symbolic.measurements.validate import passes, read_rows, summarize, validate_rows
+from symbolic.measurements.table import STAGES
 
 
 CSV = Path(__file__).resolve().parents[2] / "data" / "measurements" / "sd15_h100.csv"

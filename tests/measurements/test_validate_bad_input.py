@@ -14,19 +14,20 @@ import pytest
 
 from helpers import cli, one_line_error  # noqa: E402
 
-from symbolic.measurements.validate import INPUT_COLUMNS, read_rows, validate_rows
+from symbolic.measurements.validate import read_rows, validate_rows
+from symbolic.measurements.table import REQUIRED_INPUT_COLUMNS
 
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASURED = ROOT / "data" / "measurements" / "sd15_h100.csv"
-HEADER = ",".join(INPUT_COLUMNS)
+HEADER = ",".join(REQUIRED_INPUT_COLUMNS)
 GOOD = {"task": "img2img", "attention": "sdpa", "sdpa_backend": "default", "memory_option": "none", "dtype": "fp16",
         "height": "512", "width": "512", "num_images_per_prompt": "1", "guidance_scale": "5.0", "prompt_tokens": "77"}
 
 
 def csv_text(**cells: str) -> str:
     row = dict(GOOD, **cells)
-    return f"{HEADER}\n{','.join(row[c] for c in INPUT_COLUMNS)}\n"
+    return f"{HEADER}\n{','.join(row[c] for c in REQUIRED_INPUT_COLUMNS)}\n"
 
 
 
@@ -105,7 +106,7 @@ def test_utf8_bom_does_not_hide_the_first_column(capsys, tmp_path):
 @pytest.mark.parametrize("duplicate", ["height", "peak_allocated_bytes"])
 def test_duplicated_column_is_an_error_naming_it(capsys, tmp_path, duplicate):
     path = tmp_path / "twice.csv"
-    row = ",".join(GOOD[c] for c in INPUT_COLUMNS)
+    row = ",".join(GOOD[c] for c in REQUIRED_INPUT_COLUMNS)
     if duplicate == "height":
         path.write_text(f"{HEADER},height\n{row},1024\n")
     else:

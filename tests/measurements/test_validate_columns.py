@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbolic.core.evaluate import columns as bulk
-from symbolic.measurements.validate import INPUT_COLUMNS, _row_error, parse_inputs, predict, predict_all, validate_rows
+from symbolic.measurements.validate import _row_error, parse_inputs, predict, predict_all, validate_rows
+from symbolic.measurements.table import REQUIRED_INPUT_COLUMNS
 from symbolic.core.checks import MAX_COUNT
 
 
@@ -128,7 +129,7 @@ def test_results_read_from_columns_match_the_row_path():
                 result.baseline_error) == (alone.inputs, alone.estimate, alone.measured, alone.errors,
                                            alone.baseline_bytes, alone.baseline_error)
     assert all(("stage_vae_encode_peak" in r.measured) == (r.inputs["task"] == "img2img") for r in table)
-    assert set(INPUT_COLUMNS) <= set(table[0].inputs)
+    assert set(REQUIRED_INPUT_COLUMNS) <= set(table[0].inputs)
 
 
 @pytest.mark.parametrize("column, cell", [("width", "4"), ("height", "7")])

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from symbolic import plan, validate_rows
 from symbolic.analysis.planning import MAX_BATCH, MAX_SIZE, max_square_size
 from symbolic.core.units import GiB, TiB, format_bytes, parse_size
-from symbolic.measurements.validate import INPUT_COLUMNS, read_rows
+from symbolic.measurements.validate import read_rows
+from symbolic.measurements.table import REQUIRED_INPUT_COLUMNS
 from symbolic.core.checks import parse_int, parse_number
 
 
@@ -191,11 +192,11 @@ CELL = st.one_of(st.text(max_size=12), st.sampled_from(["512", "8", "1", "0", "-
                                                         "\u0665", "9" * 30, "7.5", "img2img", "fp32", ""]))
 
 
-@given(column=st.sampled_from(INPUT_COLUMNS + ("peak_allocated_bytes",)), cell=CELL,
+@given(column=st.sampled_from(REQUIRED_INPUT_COLUMNS + ("peak_allocated_bytes",)), cell=CELL,
        prefix=st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff"]))
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_property_validate_csv_reader(tmp_path, column, cell, prefix):
-    header = list(INPUT_COLUMNS) + ["peak_allocated_bytes"]
+    header = list(REQUIRED_INPUT_COLUMNS) + ["peak_allocated_bytes"]
     row = dict(GOOD, peak_allocated_bytes="3458072064")
     row[column] = cell
     path = tmp_path / "property.csv"

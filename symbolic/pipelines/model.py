@@ -32,8 +32,7 @@ from symbolic.switches import offload
 from symbolic.switches.switch import parse_switch
 from symbolic.switches import quantization
 from symbolic.runtime.allocator import load_allocated_bytes, min_device_bytes
-from symbolic.components.video_vae import DecodeShape
-from symbolic.components.video_transformer import StepShape
+from symbolic.components.shapes import DecodeShape, StepShape
 from symbolic.core.dtypes import BYTES_PER_ELEMENT, FP32, INT64
 from symbolic.pipelines.catalog import PipelineSource
 from symbolic.pipelines.config import PipelineConfig
@@ -176,7 +175,7 @@ INIT_IMAGES = 1
 @lru_cache(maxsize=None)
 def encode_shape(config: PipelineConfig):
     """What ``vae.encode`` receives in img2img: the init image, resized down to multiples of the VAE's scale."""
-    from symbolic.components.autoencoder_kl import EncodeShape
+    from symbolic.components.shapes import EncodeShape
 
     lh, lw = latent_hw(config)
     s = vae(config).spatial_compression

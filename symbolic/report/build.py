@@ -10,7 +10,7 @@ runs :func:`build` for one bundled id (``symbolic.pipelines.catalog.CATALOG``) i
 2. strip execution metadata and export HTML (nbconvert's ``lab`` template without its MathJax, RequireJS and
    Mermaid scripts: every equation is MathML, so the page needs no network; a tiny inline script counts the
    rendered ``<math>`` elements into ``document.body.dataset.mathRendered``) and LaTeX (nbconvert's LaTeX
-   template with the notebook's Markdown converted by ``display.markdown_to_latex``, so no pandoc);
+   template with the notebook's Markdown converted by ``markdown_latex.markdown_to_latex``, so no pandoc);
 3. run ``pdflatex`` twice (``SOURCE_DATE_EPOCH=0``, ``FORCE_SOURCE_DATE=1``, ``\\pdftrailerid{}``: reproducible
    bytes) unless ``--no-pdf``;
 4. write ``manifest.json`` (the digest of the inputs, the sha256 of every output, the per-family pages included) and
@@ -33,6 +33,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO_ROOT / "notebooks" / "derivation.ipynb"
 MEASUREMENTS = REPO_ROOT / "data" / "measurements"
+#: Where the notebook saves its figures (``symbolic.report.figures``): set by the build (a temporary directory),
+#: else ``report/figures``.
+FIGURES_ENV = "SYMBOLIC_REPORT_FIGURES"
 STEM = "derivation"
 MANIFEST = "manifest.json"
 #: The offline planner page (``symbolic.report.planner``), written by the full build.
@@ -180,7 +183,7 @@ def _require_modules():
 
 def _kernel_env(figures: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(FRAMEWORK_ENV_PREFIX) or k in KEEP_ENV}
-    env.update({"PYTHONHASHSEED": "0", "SYMBOLIC_REPORT_FIGURES": str(figures), "MPLBACKEND": "Agg",
+    env.update({"PYTHONHASHSEED": "0", FIGURES_ENV: str(figures), "MPLBACKEND": "Agg",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
     return env
 
@@ -264,7 +267,7 @@ def export_latex(nb) -> str:
     import jinja2
     from nbconvert import LatexExporter
 
-    from symbolic.report.display import markdown_to_latex
+    from symbolic.report.markdown_latex import markdown_to_latex
 
     exporter = LatexExporter(extra_loaders=[jinja2.DictLoader({"symbolic.tex.j2": LATEX_TEMPLATE})],
                              template_file="symbolic.tex.j2", exclude_input=True, exclude_input_prompt=True,

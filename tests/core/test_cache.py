@@ -240,7 +240,7 @@ def test_a_build_that_raises_propagates(cache_in):
     def build():
         raise Miss
 
-    with pytest.raises(Miss):  # display.cached_jobs relies on this to probe for a hit
+    with pytest.raises(Miss):  # report.jobs.cached_jobs relies on this to probe for a hit
         cache.load_or_build("t", "k", build)
 
 

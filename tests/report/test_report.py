@@ -196,45 +196,49 @@ def test_missing_pdflatex_is_a_one_line_error(tmp_path, monkeypatch):
     assert not (tmp_path / "out" / "derivation.html").exists()
 
 
-# --- the display helpers (no tools needed) -------------------------------------------------------------------------
+# --- the display objects and closed forms (no tools needed) --------------------------------------------------------
 
 def test_equations_render_as_mathml_and_latex_from_one_expression():
     import sympy as sp
 
-    from symbolic.report import display as rr
     from symbolic.core.symbols import H, N, b
+    from symbolic.report.display import Equation, MaxEquation
+    from symbolic.report.glossary import R
+    from symbolic.report.printing import term_symbol
 
     expr = 16384 * N * b * sp.floor(H / 8)
-    eq = rr.Equation(rr.term_symbol("vae_decoder_upsample_interpolate"), expr)
+    eq = Equation(term_symbol("vae_decoder_upsample_interpolate"), expr)
     html, latex = eq._repr_html_(), eq._repr_latex_()
     assert html.count("<math") == 1 and "vae_decoder_upsample_interpolate" in html and "\\" not in html
     assert latex.startswith("$$") and latex.endswith("$$") and sp.latex(expr) in latex
     assert r"\mathrm{vae\_decoder\_upsample\_interpolate}" in latex
-    long = rr.MaxEquation(rr.term_symbol("peak"), [H * k for k in range(1, 4)], ["a", "b", "c"], head=rr.R)
+    long = MaxEquation(term_symbol("peak"), [H * k for k in range(1, 4)], ["a", "b", "c"], head=R)
     assert long._repr_html_().count("<mtr>") == 4 and r"\begin{aligned}" in long._repr_latex_()
 
 
 def test_dominance_is_coefficientwise_for_both_guidance_values():
-    from symbolic.report import display as rr
     from symbolic.core.symbols import G, N, b
+    from symbolic.report.closed_forms import dominates
+    from symbolic.report.glossary import h, w
 
-    assert rr.dominates(4 * N * b * (2081 * G * rr.h * rr.w + 14784 * G), 4 * N * b * (961 * G * rr.h * rr.w + 14784 * G))
-    assert not rr.dominates(4 * N * b * (2081 * G * rr.h * rr.w), 4 * N * b * (801 * G * rr.h * rr.w + 27104 * G))
-    assert rr.dominates(3 * N * b, (G - 1) * N * b)     # G - 1 <= 1 < 3 for G in {1, 2}
+    assert dominates(4 * N * b * (2081 * G * h * w + 14784 * G), 4 * N * b * (961 * G * h * w + 14784 * G))
+    assert not dominates(4 * N * b * (2081 * G * h * w), 4 * N * b * (801 * G * h * w + 27104 * G))
+    assert dominates(3 * N * b, (G - 1) * N * b)     # G - 1 <= 1 < 3 for G in {1, 2}
 
 
 def test_closed_form_keeps_the_peak():
     import random
 
-    from symbolic.report import display as rr
     from symbolic.core.evaluate.printers import exact
     from symbolic.pipelines.api import pipeline_model
     from symbolic.core.symbols import H, W
+    from symbolic.report.closed_forms import closed_form
+    from symbolic.report.glossary import h, w
 
     model = pipeline_model("sd15", task="img2img")
-    form = rr.closed_form(model)
+    form = closed_form(model)
     assert any(p.dominated_by for p in form.pieces) and form.kept
-    closed = form.expr.xreplace({rr.h: H / 8, rr.w: W / 8})
+    closed = form.expr.xreplace({h: H / 8, w: W / 8})
     rng = random.Random(1)
     for _ in range(20):
         point = dict(H=8 * rng.randint(1, 400), W=8 * rng.randint(1, 400), B=rng.randint(1, 3), G=rng.randint(1, 2),
@@ -299,35 +303,37 @@ def test_distilled_sd15_names_the_decode_blocks():
 def test_symbol_table_has_one_meaning_per_symbol():
     import sympy as sp
 
-    from symbolic.report import display as rr
     from symbolic.pipelines.api import pipeline_model
     from symbolic.analysis import video_latent as latent
+    from symbolic.report import glossary as rg
+    from symbolic.report.printing import PRINTED_NAMES, register_symbol
 
-    rr.check_one_meaning()
+    rg.check_one_meaning()
     exprs = [pipeline_model(m).peak_allocated for m in ("sd15", "flux.1-dev", "wan2.1-t2v-1.3b")]
     exprs += [latent.LATENT_T, latent.LATENT_H, latent.LATENT_BYTES, latent.PATCHED_TOKENS]
-    table = rr.glossary(exprs, extra=["M_w", "R", "a", "n", "h", "w"])
+    table = rg.glossary(exprs, extra=["M_w", "R", "a", "n", "h", "w"])
     printed = [g.printed for g in table]
     assert len(printed) == len(set(printed)), printed
     assert len({g.meaning for g in table}) == len(table)
     assert {"T", "s", "a", "n"} <= set(printed)   # frames, spatial compression, square side, sequence length
     clash = sp.Symbol("s_sp_clash")
-    rr.REPORT_SYMBOLS[clash.name] = "something else"
-    rr._register(clash.name, "s", "<mi>s</mi>")
+    rg.REPORT_SYMBOLS[clash.name] = "something else"
+    register_symbol(clash.name, "s", "<mi>s</mi>")
     try:
         with pytest.raises(ValueError, match="two things|prints like"):
-            rr.glossary([latent.LATENT_H, clash])
+            rg.glossary([latent.LATENT_H, clash])
         with pytest.raises(ValueError, match="prints like"):
-            rr.check_one_meaning()
+            rg.check_one_meaning()
     finally:
-        del rr.REPORT_SYMBOLS[clash.name]
-        del rr._NAMES[clash.name]
+        del rg.REPORT_SYMBOLS[clash.name]
+        del PRINTED_NAMES[clash.name]
 
 
 def test_markdown_and_text_escape_for_latex():
-    from symbolic.report import display as rr
+    from symbolic.report.markdown_latex import markdown_to_latex
+    from symbolic.report.printing import latex_escape
 
-    latex = rr.markdown_to_latex("## Title_x\n\nSome `code_y` and *it* & 50% $5.\n\n- a\n- b\n")
+    latex = markdown_to_latex("## Title_x\n\nSome `code_y` and *it* & 50% $5.\n\n- a\n- b\n")
     assert r"\section{Title\_x}" in latex and r"\texttt{code\_\allowbreak{}y}" in latex
     assert r"\& 50\% \$5" in latex and r"\begin{itemize}" in latex
-    assert rr.latex_escape("a_b{c}^~\\") == r"a\_b\{c\}\textasciicircum{}\textasciitilde{}\textbackslash{}"
+    assert latex_escape("a_b{c}^~\\") == r"a\_b\{c\}\textasciicircum{}\textasciitilde{}\textbackslash{}"

@@ -48,7 +48,7 @@ FORMAT = 2
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 _SAFE_NAMESPACE = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 #: The keys each caller reads from its entries (``pipelines/api.py``,
-#: ``display.cached_jobs``): an entry without them is a miss. Keep in step with those callers.
+#: ``report/jobs.py``): an entry without them is a miss. Keep in step with those callers.
 def _is_strings(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 

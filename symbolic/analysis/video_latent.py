@@ -28,7 +28,7 @@ from symbolic.core.evaluate.printers import arguments, exact_function
 from symbolic.core.symbols import B, C_lat, H, T, W, b, p, p_t, s_sp, s_t
 from symbolic.core.units import MiB
 from symbolic.core.checks import positive_int
-from symbolic.analysis.video_presets import VIDEO_PRESETS, VideoModelPreset, get_preset
+from symbolic.analysis.video_presets import VideoModelPreset, get_preset, video_presets
 
 # --- plain rule (the seed problem) --------------------------------------------------------------------------------
 #: Latent frames: ``ceil(T / s_t)``.
@@ -170,6 +170,6 @@ def estimate_video_latent_memory_preset(preset, num_frames, height, width, batch
 __all__ = [
     "CAUSAL", "CAUSAL_LATENT_BYTES", "CAUSAL_LATENT_ELEMENTS", "CAUSAL_LATENT_T", "CAUSAL_TOKENS", "LATENT_BYTES",
     "LATENT_ELEMENTS", "LATENT_H", "LATENT_T", "LATENT_W", "LatentEquations", "OVERRIDABLE", "PATCHED_TOKENS",
-    "PATCHES_H", "PATCHES_W", "PLAIN", "PLAIN_PATCHED", "RESULT_KEYS", "TOKENS", "VIDEO_PRESETS",
+    "PATCHES_H", "PATCHES_W", "PLAIN", "PLAIN_PATCHED", "RESULT_KEYS", "TOKENS", "video_presets",
     "VideoModelPreset", "estimate_video_latent_memory", "estimate_video_latent_memory_preset",
 ]

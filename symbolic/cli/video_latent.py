@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from symbolic.cli.arguments import print_json
 from symbolic.core.checks import MAX_COUNT, parse_int, positive_int
-from symbolic.analysis.video_presets import VIDEO_PRESETS, get_preset
+from symbolic.analysis.video_presets import get_preset, preset_names
 
 NAME = "video-latent"
 HELP = "latent tensor of a video VAE: shape, bytes (MiB = 2**20) and transformer tokens per video"
@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
                              "(case-insensitive; default fp16)")
     parser.add_argument("--preset", default=None, metavar="NAME",
                         help=f"fill in a model's VAE and patch values (flags given override them) and its default "
-                             f"frames, height and width: {', '.join(VIDEO_PRESETS)}")
+                             f"frames, height and width: {', '.join(preset_names())}")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object with latent_shape, num_elements, memory_bytes, memory_mb, "
                              "tokens_per_video")
@@ -78,7 +78,7 @@ def _estimate(args) -> tuple[dict, dict]:
         missing = [flag for flag, _, api, _ in INTEGER_FLAGS if flag in REQUIRED_WITHOUT_PRESET and given[api] is None]
         if missing:
             raise ValueError(f"missing {', '.join(missing)} (required without --preset; presets: "
-                             f"{', '.join(VIDEO_PRESETS)})")
+                             f"{', '.join(preset_names())})")
         kwargs = {api: value for api, value in given.items() if value is not None and api != "patch_size_t"}
         result = estimate_video_latent_memory(dtype=dtype, **kwargs)
         facts = {"title": "explicit values", "causal": False, "patch_size_t": 1,

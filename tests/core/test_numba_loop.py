@@ -15,8 +15,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symbolic.core.evaluate import columns as bulk
-from symbolic.core.evaluate import numba_loop as compiled
+from symbolic.core.evaluate import columns
+from symbolic.core.evaluate import numba_loop
 from symbolic.core.evaluate import printers
 from symbolic.core.evaluate.printers import exact_function
 from symbolic.pipelines.api import pipeline_model
@@ -25,7 +25,7 @@ from symbolic.core.symbols import ARG_NAMES, B, G, H, T, W, b, symbol
 SETTINGS = settings(max_examples=25, deadline=None)
 EXACT_LIMIT = 2**53
 REQUIRE_FAST = os.environ.get("SYMBOLIC_REQUIRE_FAST") == "1"
-requires_fast = pytest.mark.skipif(not compiled.available() and not REQUIRE_FAST,
+requires_fast = pytest.mark.skipif(not numba_loop.available() and not REQUIRE_FAST,
                                    reason="numba not installed (pip install -e '.[fast]'); "
                                           "SYMBOLIC_REQUIRE_FAST=1 runs them")
 
@@ -53,7 +53,7 @@ def model_expr(model: str, config: dict, output: str) -> sp.Expr:
     return getattr(pipeline_model(model, **config), output)
 
 
-def columns(rows: list[dict]) -> dict[str, np.ndarray]:
+def as_columns(rows: list[dict]) -> dict[str, np.ndarray]:
     return {name: np.array([row[name] for row in rows], dtype=np.int64) for name in rows[0]}
 
 
@@ -92,7 +92,7 @@ def compiled_and_numpy(exprs, args):
 @given(rows=points)
 def test_model_outputs_compiled_equal_numpy_and_exact(model, config, output, rows):
     expr = model_expr(model, config, output)
-    fast, slow = compiled_and_numpy(expr, grid_args(columns(rows)))
+    fast, slow = compiled_and_numpy(expr, grid_args(as_columns(rows)))
     assert np.array_equal(fast, np.broadcast_to(slow, fast.shape))
     assert_exact_where_integral(expr, rows, fast)
 
@@ -103,7 +103,7 @@ def test_model_outputs_compiled_equal_numpy_and_exact(model, config, output, row
 @given(rows=points)
 def test_constructs_compiled_equal_numpy_and_exact(name, rows):
     expr = SYNTHETIC[name]
-    fast, slow = compiled_and_numpy(expr, grid_args(columns(rows)))
+    fast, slow = compiled_and_numpy(expr, grid_args(as_columns(rows)))
     assert np.array_equal(fast, np.broadcast_to(slow, fast.shape))
     assert_exact_where_integral(expr, rows, fast)
 
@@ -114,7 +114,7 @@ def test_constructs_compiled_equal_numpy_and_exact(name, rows):
 def test_all_outputs_of_a_model_in_one_kernel(rows):
     """A mapping of outputs comes back as a dict, every output as its own grid function gives it."""
     outputs = pipeline_model("sd15", task="img2img").outputs()
-    args = grid_args(columns(rows))
+    args = grid_args(as_columns(rows))
     together = printers.grid_function(outputs)(*args)
     assert together.keys() == outputs.keys()
     for name in ("peak_allocated_bytes", "nvidia_smi_bytes", "stage:vae_decode", "latent:2"):
@@ -196,12 +196,12 @@ def _no_numba():
 @given(rows=points)
 def test_fallback_without_numba_is_the_numpy_path(rows):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(compiled, "_import_numba", _no_numba)
-        assert not compiled.available()
+        patch.setattr(numba_loop, "_import_numba", _no_numba)
+        assert not numba_loop.available()
         exprs = (SYNTHETIC["piecewise"], SYNTHETIC["integer-valued-rational"], G * b * T)
         function = printers.grid_function(exprs)
         assert function.backend == "numpy" and not function.compiled
-        args = grid_args(columns(rows))
+        args = grid_args(as_columns(rows))
         for e, value in zip(exprs, function(*args)):
             assert_exact_where_integral(e, rows, np.broadcast_to(value, (len(rows),)))
 
@@ -212,12 +212,12 @@ def test_fallback_without_numba_is_the_numpy_path(rows):
 def test_bulk_large_group_same_columns_either_path(monkeypatch, numba_present):
     """``evaluate_columns`` over a group past ``COMPILED_MIN_POINTS`` (lowered) asks for the fast path; with or
     without numba its columns are the exact ones."""
-    if numba_present and not compiled.available() and not REQUIRE_FAST:
+    if numba_present and not numba_loop.available() and not REQUIRE_FAST:
         pytest.skip("numba not installed")
     if not numba_present:
-        monkeypatch.setattr(compiled, "_import_numba", _no_numba)
-    monkeypatch.setattr(bulk, "VECTOR_MIN_POINTS", 1)
-    monkeypatch.setattr(bulk, "COMPILED_MIN_POINTS", 1)
+        monkeypatch.setattr(numba_loop, "_import_numba", _no_numba)
+    monkeypatch.setattr(columns, "VECTOR_MIN_POINTS", 1)
+    monkeypatch.setattr(columns, "COMPILED_MIN_POINTS", 1)
     backends = []
     build = printers.grid_function
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symbolic.core.evaluate import columns as bulk
+from symbolic.core.evaluate import columns
 from symbolic.measurements.validate import _row_error, parse_inputs, predict, predict_all, validate_rows
 from symbolic.measurements.table import REQUIRED_INPUT_COLUMNS
 from symbolic.core.checks import MAX_COUNT
@@ -37,12 +37,12 @@ def _rows(count: int, seed: int) -> list[tuple[int, dict]]:
     return rows
 
 
-@pytest.mark.parametrize("exact_limit", [bulk.EXACT_LIMIT, 2**30])
+@pytest.mark.parametrize("exact_limit", [columns.EXACT_LIMIT, 2**30])
 def test_bulk_equals_one_by_one(monkeypatch, exact_limit):
     """Over arrays (every group vectorised) with the real limit the float values are used; with 2**30 most rows fall
     back to the exact path. Either way the values are ``predict``'s."""
-    monkeypatch.setattr(bulk, "EXACT_LIMIT", exact_limit)
-    monkeypatch.setattr(bulk, "VECTOR_MIN_POINTS", 1)
+    monkeypatch.setattr(columns, "EXACT_LIMIT", exact_limit)
+    monkeypatch.setattr(columns, "VECTOR_MIN_POINTS", 1)
     rows = _rows(60, seed=exact_limit % 997)
     assert predict_all(rows) == [predict(inputs) for _, inputs in rows]
 

@@ -62,3 +62,32 @@ class SingleDivision:
 
     def _print__RatioCeiling(self, expr):
         return f"{self._module_format(self._ceiling_function)}({self._ratio(expr)})"
+
+
+class FloatCallPrinter:
+    """For float printers that print floor, ceiling, Max and Min as calls (the numexpr string and the numba loop):
+    ``_floor_function`` / ``_ceiling_function`` / ``_max_function`` / ``_min_function`` name them; Max and Min of
+    several arguments fold into nested two-argument calls."""
+
+    _floor_function: str
+    _ceiling_function: str
+    _max_function: str
+    _min_function: str
+
+    def _print_floor(self, expr):
+        return f"{self._floor_function}({self._print(expr.args[0])})"
+
+    def _print_ceiling(self, expr):
+        return f"{self._ceiling_function}({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        return self._fold(self._max_function, expr.args)
+
+    def _print_Min(self, expr):
+        return self._fold(self._min_function, expr.args)
+
+    def _fold(self, function, args):
+        code = self._print(args[0])
+        for arg in args[1:]:
+            code = f"{function}({code}, {self._print(arg)})"
+        return code

@@ -29,7 +29,7 @@ from functools import lru_cache
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from symbolic.core.evaluate.float_forms import ARG_IDENTIFIERS, RENAMED_ARGS, SingleDivision, for_floats
+from symbolic.core.evaluate.float_forms import ARG_IDENTIFIERS, RENAMED_ARGS, FloatCallPrinter, SingleDivision, for_floats
 
 #: Input dtypes passed to the kernel as they are (numba compiles one specialisation per dtype combination); any other
 #: dtype is converted to float64 first, as the NumPy path converts every input.
@@ -52,12 +52,12 @@ def available() -> bool:
     return True
 
 
-class _KernelPrinter(SingleDivision, PythonCodePrinter):
+class _KernelPrinter(FloatCallPrinter, SingleDivision, PythonCodePrinter):
     """Scalar float64 source for a numba loop body: every number a float literal (an integer constant past 2**63
     would not type as int64; the NumPy path converts constants to float64 too), floor / ceiling through NumPy's float
     functions (``math.floor`` returns an int in numba, which would overflow past 2**63)."""
 
-    _floor_function, _ceiling_function = "np.floor", "np.ceil"
+    _floor_function, _ceiling_function, _max_function, _min_function = "np.floor", "np.ceil", "max", "min"
 
     def __init__(self):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
@@ -87,24 +87,6 @@ class _KernelPrinter(SingleDivision, PythonCodePrinter):
 
     def _print_NegativeInfinity(self, expr):
         return "(-np.inf)"
-
-    def _print_floor(self, expr):
-        return f"np.floor({self._print(expr.args[0])})"
-
-    def _print_ceiling(self, expr):
-        return f"np.ceil({self._print(expr.args[0])})"
-
-    def _print_Max(self, expr):
-        return self._fold("max", expr.args)
-
-    def _print_Min(self, expr):
-        return self._fold("min", expr.args)
-
-    def _fold(self, function, args):
-        code = self._print(args[0])
-        for arg in args[1:]:
-            code = f"{function}({code}, {self._print(arg)})"
-        return code
 
     def _print_Piecewise(self, expr):
         last = expr.args[-1]

@@ -23,7 +23,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from symbolic.core.evaluate.runtime import as_integer, compile_exact, positional
-from symbolic.core.evaluate.float_forms import ARG_IDENTIFIERS, RENAMED_ARGS, SingleDivision, for_floats
+from symbolic.core.evaluate.float_forms import ARG_IDENTIFIERS, RENAMED_ARGS, FloatCallPrinter, SingleDivision, for_floats
 from symbolic.core.evaluate.numba_loop import GridFunction, compiled_grid, grid_outputs
 from symbolic.core.symbols import ARG_NAMES, ARG_ORDER
 
@@ -106,10 +106,10 @@ class _VectorPrinter(SingleDivision, NumPyPrinter):
         return code
 
 
-class _NumExprPrinter(SingleDivision, PythonCodePrinter):
+class _NumExprPrinter(FloatCallPrinter, SingleDivision, PythonCodePrinter):
     """A NumExpr expression string: every number a float (NumExpr's integers are 32/64-bit and would overflow)."""
 
-    _floor_function, _ceiling_function = "floor", "ceil"
+    _floor_function, _ceiling_function, _max_function, _min_function = "floor", "ceil", "maximum", "minimum"
 
     def _module_format(self, name, register=True):
         return name
@@ -125,24 +125,6 @@ class _NumExprPrinter(SingleDivision, PythonCodePrinter):
 
     def _print_Float(self, expr):
         return repr(float(expr))
-
-    def _print_floor(self, expr):
-        return f"floor({self._print(expr.args[0])})"
-
-    def _print_ceiling(self, expr):
-        return f"ceil({self._print(expr.args[0])})"
-
-    def _print_Max(self, expr):
-        return self._fold("maximum", expr.args)
-
-    def _print_Min(self, expr):
-        return self._fold("minimum", expr.args)
-
-    def _fold(self, function, args):
-        code = self._print(args[0])
-        for arg in args[1:]:
-            code = f"{function}({code}, {self._print(arg)})"
-        return code
 
     def _print_Piecewise(self, expr):
         code = self._print(expr.args[-1].expr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from symbolic.cli.arguments import print_json
 from symbolic.core.checks import MAX_COUNT, parse_int, positive_int
 from symbolic.analysis.video_presets import get_preset, preset_names
+from symbolic.core.dtypes import BYTES_PER_ELEMENT, canonical_dtype
 
 NAME = "video-latent"
 HELP = "latent tensor of a video VAE: shape, bytes (MiB = 2**20) and transformer tokens per video"
@@ -56,7 +57,6 @@ def _integer(text: str | None, flag: str) -> int | None:
 
 def _estimate(args) -> tuple[dict, dict]:
     """(result, facts for the table) from the parsed flags."""
-    from symbolic.core.dtypes import canonical_dtype
     from symbolic.analysis.video_latent import estimate_video_latent_memory, estimate_video_latent_memory_preset
 
     given = {api: _integer(getattr(args, dest), flag) for flag, dest, api, _ in INTEGER_FLAGS}
@@ -90,8 +90,6 @@ def _estimate(args) -> tuple[dict, dict]:
 
 
 def render_table(result: dict, facts: dict) -> str:
-    from symbolic.core.dtypes import BYTES_PER_ELEMENT
-
     batch, channels, latent_t, latent_h, latent_w = result["latent_shape"]
     rule = "1 + ceil((T - 1) / s_t), causal" if facts["causal"] else "ceil(T / s_t)"
     patch = f"{facts['patch_size_t']} x {facts['patch_size']} x {facts['patch_size']}"

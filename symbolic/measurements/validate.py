@@ -25,7 +25,7 @@ from functools import cached_property, lru_cache
 from itertools import repeat
 from pathlib import Path
 
-from symbolic.core.checks import MAX_COUNT, parse_int, parse_number, positive_int
+from symbolic.core.checks import MAX_COUNT, failing_points, guidance_copies, parse_int, parse_number, positive_int
 from symbolic.measurements.table import MODEL_OF_UNNAMED_ROWS, REQUIRED_INPUT_COLUMNS, STAGE_COLUMNS, STAGES
 
 #: Measured column -> predicted key, for the whole-run quantities.
@@ -276,7 +276,6 @@ def _group_values(config, columns: Mapping[str, list], arrays, rows):
     function does not know, every row goes through ``values_of``."""
     import numpy as np
 
-    from symbolic.core.checks import failing_points, guidance_copies
     from symbolic.pipelines.api import SIZE_RULES, size_facts
 
     checked = [int(rows[0])]

@@ -17,7 +17,8 @@ from symbolic.core.dtypes import canonical_dtype
 from symbolic.core.evaluate.runtime import ceil_int, compile_exact, positional
 from symbolic.runtime.framework import Framework
 from symbolic.pipelines import catalog
-from symbolic.core.checks import MAX_COUNT, PointRule, RuleKind, check_point, choice, guidance_copies, positive_int
+from symbolic.core.checks import (MAX_COUNT, PointRule, RuleKind, check_point, choice, guidance_copies, positive_int,
+                                  renamed)
 
 ATTENTION = ("sdpa", "classic")
 PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
@@ -329,8 +330,6 @@ def estimate_sd15(height: int = 512, width: int = 512, *, task: str = "img2img",
                   long_prompt: bool = False, framework: Framework | None = None) -> dict:
     """``estimate("sd15", ...)`` with the argument names of ``StableDiffusionImg2ImgPipeline.__call__``
     (``num_images_per_prompt``) and the defaults of the measured rows (img2img, 512 x 512, guidance 7.5, fp16)."""
-    from symbolic.core.checks import renamed
-
     return renamed(lambda: estimate("sd15", height, width, batch=num_images_per_prompt, guidance_scale=guidance_scale,
                                     dtype=dtype, memory_options=memory_options, attention_backend=sdpa_backend,
                                     framework=framework, task=task, attention=attention, prompt_tokens=prompt_tokens,

@@ -8,12 +8,12 @@ import sympy as sp
 
 from symbolic.report.display import MaxEquation
 from symbolic.report.glossary import h, w
+from symbolic.core.algebra import maximum
+from symbolic.core.symbols import G, H, W
 
 
 def latent_form(expr) -> sp.Expr:
     """``expr`` with H = 8h, W = 8w (sizes that are multiples of 8: floor(H/8) = h), simplified."""
-    from symbolic.core.symbols import H, W
-
     return sp.simplify(sp.sympify(expr).subs({H: 8 * h, W: 8 * w}))
 
 
@@ -33,8 +33,6 @@ def _nonnegative_coefficients(expr: sp.Expr) -> bool:
 def dominates(upper: sp.Expr, lower: sp.Expr) -> bool:
     """True when ``upper >= lower`` for every G in {1, 2} and all positive values of the other symbols, shown by
     ``upper - lower`` having only non-negative coefficients as a polynomial (a sufficient condition)."""
-    from symbolic.core.symbols import G
-
     difference = sp.sympify(upper) - sp.sympify(lower)
     return all(_nonnegative_coefficients(difference.subs(G, g)) for g in (1, 2))
 
@@ -60,8 +58,6 @@ class ClosedForm:
 
     @property
     def expr(self) -> sp.Expr:
-        from symbolic.core.algebra import maximum
-
         return self.resident + maximum(*(p.expr for p in self.kept))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symbolic.report.printing import PRINTED_NAMES, mathml_identifier, register_symbol, sub_symbol, to_latex
+from symbolic.core import symbols as package
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,6 @@ def stage_symbol(stage: str, moment: str | None = None) -> sp.Symbol:
 def glossary(exprs: Iterable, extra: Iterable[str] = ()) -> list[Glossed]:
     """The symbols the report prints: the free symbols of ``exprs`` (package symbols and the report's own) plus the
     report symbols named in ``extra``, each with its meaning; a ValueError when two of them print the same."""
-    from symbolic.core import symbols as package
-
     meanings: dict[str, str] = {info.symbol.name: info.meaning for info in package.infos()}
     report = {name: sym for name, sym in ((n, sp.Symbol(n)) for n in REPORT_SYMBOLS)}
     used: dict[str, sp.Symbol] = {}
@@ -85,8 +84,6 @@ def _glossary_order(name: str) -> tuple:
 
 def check_one_meaning() -> None:
     """Raise ValueError if a report symbol prints like a package symbol with another meaning."""
-    from symbolic.core import symbols as package
-
     printed = {sp.latex(info.symbol): info.meaning for info in package.infos()}
     for name, meaning in REPORT_SYMBOLS.items():
         latex = PRINTED_NAMES[name].latex if name in PRINTED_NAMES else name

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import os
 
+from symbolic.core.units import GiB
+from symbolic.core.evaluate.cache import load_or_build
+from symbolic.analysis.asymptotics import analyse
+from symbolic.analysis.planning import max_square_size
+
 
 class _Miss(Exception):
     pass
@@ -24,8 +29,6 @@ def cached_jobs(namespace: str, jobs: dict, workers: int | None = None) -> dict:
     Each result comes from the package's on-disk cache (``symbolic.core.evaluate.cache``, keyed by the package's source digest)
     when present; the missing ones are computed in a pool of processes (in the order given) and stored. Results
     always pass through JSON, so a cold and a warm build print the same values."""
-    from symbolic.core.evaluate.cache import load_or_build
-
     def key(name):
         function, args = jobs[name]
         return f"{function.__name__}{args!r}"
@@ -60,15 +63,10 @@ def _run_parallel(jobs: dict, workers: int | None) -> dict:
 
 def asymptotics_job(config_items: tuple) -> dict:
     """``symbolic.analysis.asymptotics.analyse`` for one configuration (``config_items``: sorted (key, value) pairs)."""
-    from symbolic.analysis.asymptotics import analyse
-
     return analyse(**dict(config_items))
 
 
 def max_square_job(config_items: tuple, budgets_gib: tuple, criterion: str = "nvidia-smi") -> list:
     """``symbolic.analysis.planning.max_square_size`` for each budget (GiB) of one configuration."""
-    from symbolic.analysis.planning import max_square_size
-    from symbolic.core.units import GiB
-
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(config_items).items()}
     return [max_square_size(budget * GiB, criterion, **kwargs)["size"] for budget in budgets_gib]

@@ -41,6 +41,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from symbolic.core.evaluate.runtime import exact_parameters
+
 #: The package's root folder (this file is symbolic/core/evaluate/cache.py): its sources make the digest.
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 FORMAT = 2
@@ -117,8 +119,6 @@ def _seal(namespace: str, key: str, entry: dict) -> dict:
 
 
 def _well_formed(entry, required: tuple[str, ...]) -> bool:
-    from symbolic.core.evaluate.runtime import exact_parameters
-
     if not isinstance(entry, dict) or any(k not in entry for k in required):
         return False
     args = entry.get("args")

@@ -22,6 +22,8 @@ import math
 
 from symbolic.measurements.baselines.comfyui import comfyui_bytes, comfyui_estimates
 from symbolic.measurements.baselines.seed import seed_formula, seed_formula_bytes
+from symbolic.core.checks import MAX_COUNT, guidance_copies, positive_int
+from symbolic.core.dtypes import BYTES_PER_ELEMENT
 
 __all__ = ["BASELINES", "CLAIMED_MEDIAN_ABS_ERROR", "CLAIM_MARGIN", "baseline_predictions", "comfyui_bytes",
            "comfyui_estimates", "seed_formula", "seed_formula_bytes"]
@@ -57,8 +59,6 @@ def baseline_predictions(model: str, *, height: int, width: int, frames: int | N
     ``weights_bytes``: our resident weights for the call where the caller has them (else computed by ``estimate``).
     Arguments are checked as ``estimate`` checks them: a ValueError naming the argument."""
     from symbolic.measurements.baselines.comfyui import check_call
-    from symbolic.core.dtypes import BYTES_PER_ELEMENT
-    from symbolic.core.checks import MAX_COUNT, guidance_copies, positive_int
 
     call = check_call(model, height=height, width=width, frames=frames, batch=batch, dtype=dtype, task=task)
     if guidance_scale is not None:

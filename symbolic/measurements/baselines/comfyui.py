@@ -109,6 +109,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from symbolic.core.checks import MAX_COUNT, positive_int
+from symbolic.core.dtypes import BYTES_PER_ELEMENT
+
 #: Where the transcribed formulas come from.
 COMFYUI_REPOSITORY = "https://github.com/Comfy-Org/ComfyUI"
 COMFYUI_VERSION = "0.3.64"  # comfyui_version.py at the commit below
@@ -264,7 +267,6 @@ def check_call(model: object, *, height: object, width: object, frames: object, 
                task: object) -> Call:
     """Validate the arguments the way ``estimate`` does (a ValueError naming the argument) and resolve dtypes."""
     from symbolic.pipelines.catalog import resolve
-    from symbolic.core.checks import MAX_COUNT, positive_int
 
     if dtype is not None and not isinstance(dtype, str):
         resolve(model)  # a bad model is named first, as before
@@ -320,8 +322,6 @@ def comfyui_estimates(model: str, *, height: int, width: int, frames: int | None
 
     ``denoiser``: ``memory_required`` of the 2B cond + uncond batch (``estimate_memory``); ``vae_decode``: B x the
     per-sample decode lambda; ``vae_encode``: the encode lambda on one init image for img2img, else 0."""
-    from symbolic.core.dtypes import BYTES_PER_ELEMENT
-
     call = check_call(model, height=height, width=width, frames=frames, batch=batch, dtype=dtype, task=task)
     comfy = comfy_model(call)
     if comfy is None:

@@ -12,7 +12,7 @@ import numbers
 
 from symbolic.analysis.closed_form import along_square, pieces, positive_roots
 from symbolic.analysis.target import target
-from symbolic.core.checks import positive_int
+from symbolic.core.checks import positive_int, renamed
 
 #: What "fits" is judged by: the smallest device memory the call completes in (default), or what monitoring shows
 #: with memory plentiful (nvidia-smi, reserved), or the allocated peak.
@@ -147,7 +147,9 @@ def plan(budget: int, criterion: str = "minimum", sizes=COMMON_SIZES, num_images
     target(model, guidance_scale=guidance_scale, **kwargs)  # refuses an unknown configuration argument by name
     square = max_square_size(budget, criterion, num_images_per_prompt=num_images_per_prompt,
                              guidance_scale=guidance_scale, model=model, **kwargs)
-    batches = {str(size): max_batch(budget, size, criterion, guidance_scale=guidance_scale, model=model, **kwargs)
+    # A size the pipeline refuses is named as what the caller gave: an entry of ``sizes``.
+    batches = {str(size): renamed(lambda size=size: max_batch(budget, size, criterion, guidance_scale=guidance_scale,
+                                                             model=model, **kwargs), {"height": "sizes", "width": "sizes"})
                for size in sizes}
     return {"gpu_memory_bytes": budget, "criterion": criterion, "num_images_per_prompt": num_images_per_prompt,
             "max_square_size": square["size"], "closed_form_root": square["closed_form_root"],

@@ -32,7 +32,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from symbolic.switches.switch import MEMORY_OPTIONS, SEARCHED_SWITCHES, parse_switch
+from symbolic.switches.switch import MEMORY_OPTIONS, SEARCHED_SWITCHES, parse_switch, quantize_pairs
 
 #: Combinations evaluated at most per search.
 MAX_TRIALS = 40
@@ -69,7 +69,7 @@ def with_option(option: str) -> Callable[[dict], dict]:
 
 def with_quantized(role: str, scheme: str) -> Callable[[dict], dict]:
     def apply(kwargs: dict) -> dict:
-        quantize = dict(kwargs.get("quantize") or {})
+        quantize = dict(quantize_pairs(kwargs.get("quantize")))
         return dict(kwargs, quantize={**quantize, role: scheme})
     return apply
 

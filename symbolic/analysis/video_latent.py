@@ -27,7 +27,7 @@ from symbolic.core.evaluate.runtime import as_integer
 from symbolic.core.evaluate.printers import arguments, exact_function
 from symbolic.core.symbols import B, C_lat, H, T, W, b, p, p_t, s_sp, s_t
 from symbolic.core.units import MiB
-from symbolic.core.checks import positive_int
+from symbolic.core.checks import positive_int, shown
 from symbolic.analysis.video_presets import VideoModelPreset, get_preset, video_presets
 
 # --- plain rule (the seed problem) --------------------------------------------------------------------------------
@@ -81,6 +81,10 @@ OVERRIDABLE = ("latent_channels", "spatial_compression", "temporal_compression",
                "causal")
 
 
+#: Bytes past which ``memory_mb`` (MiB as a float) cannot be represented.
+MAX_FLOAT_BYTES = 2**1000
+
+
 def _evaluate(equations: LatentEquations, values: Mapping[str, int]) -> dict:
     """Exact values of ``equations`` at ``values`` (every symbol the equations contain is given).
 
@@ -95,6 +99,9 @@ def _evaluate(equations: LatentEquations, values: Mapping[str, int]) -> dict:
         return as_integer(exact_function(expr)(*args))
 
     memory_bytes = value(equations.memory_bytes)
+    if memory_bytes >= MAX_FLOAT_BYTES:  # exact in bytes, but memory_mb is a float
+        raise ValueError(f"num_frames, height, width, batch_size: the latent would take {shown(memory_bytes)} "
+                         f"bytes, past the range of memory_mb (a float); give sizes below about 10**300")
     return {
         "latent_shape": (values["B"], values["C_lat"], value(equations.latent_t), value(equations.latent_h),
                          value(equations.latent_w)),

@@ -4,6 +4,7 @@ planner page (``planner.html``); with it, that bundled pipeline only."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 NAME = "report"
 HELP = ("execute notebooks/derivation.ipynb headless and write the derivation report (HTML with MathML, LaTeX, PDF, "
@@ -20,9 +21,18 @@ def add_arguments(parser) -> None:
                         help="the notebook to execute (default: notebooks/derivation.ipynb)")
 
 
+def _check_out(text: str) -> None:
+    """``--out`` must be a folder or a path where one can be made: no file at it or above it."""
+    path = Path(text)
+    for place in (path, *path.parents):
+        if place.exists() and not place.is_dir():
+            raise ValueError(f"--out: {place} is a file, not a folder" + ("" if place == path else f" (for {text})"))
+
+
 def run(args) -> int:
     from symbolic.report import build as report
 
+    _check_out(args.out)
     notebook = args.notebook or report.NOTEBOOK
     try:
         if args.model is None:

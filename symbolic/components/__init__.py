@@ -15,7 +15,7 @@ from collections.abc import Callable
 _REGISTRY: dict[str, type] = {}
 _LOADED = False
 #: Modules of this package that hold no component class.
-_NOT_COMPONENTS = {"protocol", "layers"}
+_NOT_COMPONENTS = {"protocol", "layers", "base", "shapes", "config_values"}
 
 
 def register(*class_names: str) -> Callable[[type], type]:
@@ -77,4 +77,7 @@ def from_config(config: dict, where: str = "config.json"):
     name = class_name_of(config)
     if name is None:
         raise ValueError(f"{where}: no _class_name or architectures entry: cannot tell which class it configures")
-    return component_class(name, where)(config)
+    # The derivation side only (a warm call builds no component): each value is checked as the class reads it.
+    from symbolic.components.config_values import CheckedConfig
+
+    return component_class(name, where)(CheckedConfig(config, where))

@@ -29,12 +29,12 @@ def positive_int(value: object, argument: str, maximum: int | None = None) -> in
     if type(value) is int and value >= 1 and (maximum is None or value <= maximum):
         return value  # the common case, without the ABC checks below (validate checks every row)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{argument}: must be an integer >= 1, got {_shown(value)} ({type(value).__name__})")
+        raise ValueError(f"{argument}: must be an integer >= 1, got {shown(value)} ({type(value).__name__})")
     if value < 1:
-        raise ValueError(f"{argument}: must be an integer >= 1, got {_shown(value)}")
+        raise ValueError(f"{argument}: must be an integer >= 1, got {shown(value)}")
     if maximum is not None and value > maximum:
         shown_max = "2**53 (9007199254740992)" if maximum == MAX_COUNT else str(maximum)
-        raise ValueError(f"{argument}: must be at most {shown_max}, got {_shown(value)}")
+        raise ValueError(f"{argument}: must be at most {shown_max}, got {shown(value)}")
     return int(value)
 
 
@@ -86,7 +86,7 @@ def parse_int(text: object, argument: str) -> int:
     stripped = text.strip(_BLANKS)
     if len(stripped) > MAX_DIGITS or not _INTEGER.fullmatch(stripped):
         raise ValueError(f"{argument}: must be a plain integer (ASCII digits 0-9, no '.', '_' or exponent), "
-                         f"got {_shown(text)}")
+                         f"got {shown(text)}")
     return int(stripped, 10)
 
 
@@ -99,21 +99,21 @@ def parse_number(text: object, argument: str) -> float:
     elif isinstance(text, str):
         stripped = text.strip(_BLANKS)
         if len(stripped) > MAX_DIGITS or not _DECIMAL.fullmatch(stripped):
-            raise ValueError(f"{argument}: must be a finite decimal number, got {_shown(text)}")
+            raise ValueError(f"{argument}: must be a finite decimal number, got {shown(text)}")
         value = float(stripped)
     else:
         raise ValueError(f"{argument}: must be a number, got {text!r} ({type(text).__name__})")
     if not math.isfinite(value):
-        raise ValueError(f"{argument}: must be a finite number, got {_shown(text)}")
+        raise ValueError(f"{argument}: must be a finite number, got {shown(text)}")
     return value
 
 
-def _shown(text: object, limit: int = 60) -> str:
+def shown(text: object, limit: int = 60) -> str:
     """``repr`` of a value, shortened for an error message that must stay one readable line."""
     if isinstance(text, int) and not isinstance(text, bool) and text.bit_length() > 3000:
         return f"an integer of about {int(text.bit_length() * 0.30103)} digits"  # repr() refuses past 4300 digits
-    shown = repr(text)
-    return shown if len(shown) <= limit else f"{shown[:limit - 15]}... ({len(str(text))} characters)"
+    printed = repr(text)
+    return printed if len(printed) <= limit else f"{printed[:limit - 15]}... ({len(str(text))} characters)"
 
 
 def renamed(call, flags: dict):

@@ -614,7 +614,13 @@ def read_rows(path: str | Path) -> list[dict]:
         missing = [c for c in REQUIRED_INPUT_COLUMNS if c not in names]
         if missing:
             raise ValueError(f"FILE: {name} lacks input column(s): {', '.join(missing)}")
-        return list(reader)
+        rows = []
+        for row in reader:
+            if None in row:  # DictReader keeps the cells past the header under None
+                raise ValueError(f"FILE: {name}, line {reader.line_num}: {len(row[None])} cell(s) more than the "
+                                 f"header's {len(names)} columns")
+            rows.append(row)
+        return rows
     except csv.Error as exc:
         raise ValueError(f"FILE: {name}, line {reader.line_num}: not valid CSV ({exc})") from None
 

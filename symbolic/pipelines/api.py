@@ -18,7 +18,7 @@ from symbolic.core.evaluate.runtime import ceil_int, compile_exact, positional
 from symbolic.runtime.framework import Framework
 from symbolic.pipelines import catalog
 from symbolic.core.checks import (MAX_COUNT, PointRule, RuleKind, check_point, choice, guidance_copies, positive_int,
-                                  renamed)
+                                  renamed, shown)
 
 ATTENTION = ("sdpa", "classic")
 PARALLEL_SCHEMES = ("ulysses", "ring", "fsdp")
@@ -63,7 +63,10 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
     spec = source.spec
     task = choice(spec.tasks[0] if task is None else task, "task", spec.tasks)
     attention = choice(attention, "attention", ATTENTION)
-    options = parse_switches(memory_options)
+    if attention == "classic" and backend != "default":
+        raise ValueError(f"attention_backend: {backend} selects an SDPA kernel, and the classic AttnProcessor "
+                         f"(attention='classic') calls none; it applies with attention='sdpa'")
+    options = tuple(sorted(parse_switches(memory_options)))
     if not spec.attention_processors:
         if attention == "classic":
             raise ValueError(f"attention: classic (diffusers' AttnProcessor) applies to UNet pipelines, not to "
@@ -92,7 +95,7 @@ def make_config(model: object, dtype: object = None, memory_options: object = ()
                           safety_checker=safety_checker, long_prompt=long_prompt, **extra)
 
 
-def _check_switches(source, options: frozenset, quantized: tuple, parallel) -> None:
+def _check_switches(source, options: tuple[str, ...], quantized: tuple, parallel) -> None:
     """Switch combinations diffusers refuses or that are not modelled: named, never ignored."""
     spec = source.spec
     casting = [o for o in options if o.startswith("layerwise_casting")]
@@ -137,6 +140,11 @@ def _component_facts_entry(source) -> dict:
         name = class_name_of(config)
         if registered(name):
             declared = component_class(name)
+            expected = source.spec.role_kind(role)
+            if expected is not None and declared.kind != expected:
+                raise ValueError(f"{source.folder}/{role}/config.json: {name} is a {declared.kind.replace('_', ' ')} "
+                                 f"component, and {source.spec.class_name} uses {role} as its "
+                                 f"{expected.replace('_', ' ')}")
         else:  # an unmodelled class: only what its library implies (its estimate is refused later, naming it)
             library = "diffusers" if "_class_name" in config else "transformers"
             declared = type("Unmodelled", (ComponentBase,), {"library": library})
@@ -198,6 +206,13 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices,
         raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
     if devices > 1 and config.parallel is None:
         raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
+    if devices == 1 and config.parallel is not None:
+        raise ValueError(f"parallel: {config.parallel} splits the work over devices and changes nothing on one; give "
+                         f"devices >= 2, or leave parallel out")
+    if (prompt_tokens is not None and spec.chunked_prompts and not config.long_prompt
+            and positive_int(prompt_tokens, "prompt_tokens", MAX_COUNT) > CLIP_TOKENS):
+        raise ValueError(f"prompt_tokens: diffusers truncates the prompt to {CLIP_TOKENS} tokens, so {prompt_tokens} "
+                         f"tokens cost what {CLIP_TOKENS} do; long_prompt=True models a scheme that encodes them all")
     entry = cached_entry(config)[0]
     height = entry["default_size"][0] if height is None else height
     width = entry["default_size"][1] if width is None else width
@@ -223,6 +238,17 @@ ENTRY_KEYS = ("args", "stages", "roles", "latent_rank", "default_size", "heads",
 
 
 def _build_entry(config) -> dict:
+    """The cache entry of one configuration, derived (the cold path). A config folder whose values each pass their
+    checks but do not fit together (lists of different lengths, say) is refused naming the folder, never a
+    traceback: the bundled configs derive without it (the tests hold them to that)."""
+    try:
+        return _derive_entry(config)
+    except (ArithmeticError, AttributeError, IndexError, KeyError, LookupError, TypeError) as exc:
+        raise ValueError(f"model: {config.source.folder}: its configs do not describe a model this pipeline can "
+                         f"build ({exc.__class__.__name__}: {shown(str(exc), 100)})") from None
+
+
+def _derive_entry(config) -> dict:
     from symbolic.core.evaluate.printers import exact_source
     from symbolic.pipelines.model import default_size, denoiser
     from symbolic.pipelines.model import model_of_config as build

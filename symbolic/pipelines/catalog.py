@@ -9,6 +9,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from symbolic.components import class_name_of
+from symbolic.core.checks import shown
 from symbolic.pipelines.families import spec_for
 from symbolic.pipelines.spec import PipelineSpec
 
@@ -69,19 +71,41 @@ def resolve(model: object) -> tuple[CatalogEntry | None, Path]:
     entry = CATALOG.get(key.lower()) or next((e for e in CATALOG.values() if e.hub_id.lower() == key.lower()), None)
     if entry is not None:
         return entry, hub_root() / entry.hub_id
-    folder = Path(key).expanduser()
-    if folder.is_dir():
-        if not (folder / "model_index.json").is_file():
+    try:
+        folder = Path(key).expanduser()
+        is_folder = folder.is_dir()
+        has_index = is_folder and (folder / "model_index.json").is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # a name too long for the file system, a NUL byte, ~nobody
+        raise ValueError(f"model: cannot read {shown(key)} as a folder ({exc.__class__.__name__}: "
+                         f"{getattr(exc, 'strerror', None) or exc})") from None
+    if is_folder:
+        if not has_index:
             raise ValueError(f"model: folder {key} holds no model_index.json")
         return None, folder
-    raise ValueError(f"model: unknown model {key!r}; bundled: {', '.join(CATALOG)} (or their Hub ids, or a folder "
-                     f"holding model_index.json)")
+    raise ValueError(f"model: unknown model {shown(key)}; bundled: {', '.join(CATALOG)} (or their Hub ids, or a "
+                     f"folder holding model_index.json)")
+
+
+#: Largest config file read: the largest published config is a few kilobytes.
+MAX_JSON_BYTES = 1 << 20
 
 
 def read_json(path: Path) -> dict:
+    """A JSON object from ``path``, read with limits (size, nesting, digits): any failure is one ``ValueError``
+    naming the file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise ValueError(f"{path}: larger than {MAX_JSON_BYTES} bytes; not a config file")
+        data = json.loads(raw.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: cannot read JSON (JSONDecodeError: {exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: cannot read JSON (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: e.g. an integer of over 4300 digits
+        if str(exc).startswith(f"{path}: "):
+            raise
         raise ValueError(f"{path}: cannot read JSON ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
@@ -125,7 +149,14 @@ def load(model: str) -> PipelineSource:
             continue
         path = folder / role / "config.json"
         if path.is_file():
-            configs.append((role, json.dumps(read_json(path), sort_keys=True)))
+            config = read_json(path)
+            named = class_name_of(config)
+            if isinstance(value[-1], str) and named is not None and named != value[-1]:
+                raise ValueError(f"{path}: configures {named}, and model_index.json says {role} is a {value[-1]}")
+            required = {spec.denoiser: spec.denoiser_class, "vae": spec.vae_class}.get(role)
+            if required is not None and named is not None and named != required:
+                raise ValueError(f"{path}: {class_name} takes a {required} as its {role}, not {named}")
+            configs.append((role, json.dumps(config, sort_keys=True)))
     roles = {role for role, _ in configs}
     needed = {spec.denoiser, "vae"} | {call.role for call in spec.text_calls}
     missing = sorted(needed - roles)

@@ -16,7 +16,9 @@ class PipelineConfig:
 
     source: PipelineSource
     dtype: str | None = None
-    memory_options: frozenset = frozenset()
+    #: The memory options' canonical texts, sorted: the configuration's repr (a cache key) is the same in every
+    #: process (a frozenset's order follows the string hash seed).
+    memory_options: tuple[str, ...] = ()
     parallel: str | None = None
     #: The attention kernel: ``flash`` (fused SDPA: flash / memory-efficient), ``math`` (torch's math SDPA) or
     #: ``classic`` (diffusers' ``AttnProcessor``, UNet pipelines).

@@ -47,8 +47,17 @@ PIPELINE_TERMS = TermRegistry("pipeline")
 
 # --- components and shapes -----------------------------------------------------------------------------------------
 @lru_cache(maxsize=None)
+@lru_cache(maxsize=None)
 def component(source: PipelineSource, role: str):
-    return components.from_config(source.config(role), f"{source.folder}/{role}/config.json")
+    """The component of ``role``, refused (naming its file) when its class is not the kind the pipeline uses there
+    (a UNet folder holding a FLUX transformer's config, say)."""
+    where = f"{source.folder}/{role}/config.json"
+    built = components.from_config(source.config(role), where)
+    expected = source.spec.role_kind(role)
+    if expected is not None and built.kind != expected:
+        raise ValueError(f"{where}: {type(built).__name__} is a {built.kind.replace('_', ' ')} component, and "
+                         f"{source.spec.class_name} uses {role} as its {expected.replace('_', ' ')}")
+    return built
 
 
 def denoiser(config: PipelineConfig):

@@ -52,6 +52,10 @@ class PipelineSpec:
     class_name: str
     #: The component role that denoises (``transformer`` or ``unet``); its stage is ``<role>_step``.
     denoiser: str
+    #: The classes ``__init__`` takes for the denoiser and the VAE (its type annotations): a folder whose configs
+    #: name others is refused.
+    denoiser_class: str
+    vae_class: str
     #: Text encoders in the order ``encode_prompt`` calls them; each is its own stage (``text_encoder``,
     #: ``text_encoder_2``, ...), named by its role.
     text_calls: tuple[TextCall, ...]
@@ -98,6 +102,14 @@ class PipelineSpec:
             raise ValueError(f"{self.class_name}: guidance must be a GuidanceMode, got {self.guidance!r}")
         if not isinstance(self.frame_rule, FrameRule):
             raise ValueError(f"{self.class_name}: frame_rule must be a FrameRule, got {self.frame_rule!r}")
+
+    def role_kind(self, role: str) -> str | None:
+        """The kind of component this pipeline uses ``role`` as (None: a role the spec does not name)."""
+        if role == self.denoiser:
+            return "denoiser"
+        if role in {call.role for call in self.text_calls}:
+            return "text_encoder"
+        return {"vae": "vae", "safety_checker": "safety_checker"}.get(role)
 
     @property
     def video(self) -> bool:

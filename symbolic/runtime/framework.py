@@ -11,20 +11,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 
+from symbolic.core.checks import parse_int, shown
 from symbolic.core.units import MiB
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, switch: bool = False) -> int:
+    """An environment override, read with the CLI's integer grammar (``checks.parse_int``: plain ASCII digits)."""
     text = os.environ.get(name)
     if text is None:
         return default
     try:
-        value = int(text)
+        value = parse_int(text, name)
     except ValueError:
-        raise ValueError(f"{name}: must be an integer byte count, got {text!r}") from None
+        raise ValueError(f"{name}: must be a plain integer (ASCII digits 0-9), got {shown(text)}") from None
     if value < 0:
         raise ValueError(f"{name}: must be >= 0, got {value}")
+    if switch and value not in (0, 1):
+        raise ValueError(f"{name}: a switch, 0 or 1, got {value}")
     return value
+
+
+#: The constants that are switches (0 or 1), not byte counts.
+FLAGS = ("expandable_segments",)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Framework:
                 raise ValueError(f"framework: unknown constant {name!r}; known: {', '.join(sorted(known))}")
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"framework.{name}: must be an integer >= 0, got {value!r}")
+            if name in FLAGS and value not in (0, 1):
+                raise ValueError(f"framework.{name}: a switch, 0 or 1, got {value!r}")
         return replace(self, **values)
 
 
@@ -60,5 +70,5 @@ def default_framework() -> Framework:
     """The defaults above, with any ``SYMBOLIC_*`` environment overrides applied."""
     base = Framework()
     return base.override(**{
-        f.name: _env_int(f"SYMBOLIC_{f.name.upper()}", getattr(base, f.name)) for f in fields(base)
+        f.name: _env_int(f"SYMBOLIC_{f.name.upper()}", getattr(base, f.name), f.name in FLAGS) for f in fields(base)
     })

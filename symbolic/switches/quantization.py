@@ -199,8 +199,9 @@ def _check(component, scheme: str, dtype: str) -> tuple[str, str]:
                          + (f"; it supports {', '.join(supported_)}" if supported_ else ""))
     dtype = canonical_dtype(dtype, allowed=("fp32", "fp16", "bf16"))
     if scheme == "torchao_int4wo" and dtype != "bf16":
-        raise ValueError(f"dtype: torchao_int4wo needs bf16 (Int4Tensor's scale / zero_point take the weight's "
-                         f"dtype and its mslk bf16i4bf16_rowwise kernel takes bfloat16 activations); got {dtype}")
+        raise ValueError(f"quantize: torchao_int4wo needs the bf16 dtype (Int4Tensor's scale / zero_point take the "
+                         f"weight's dtype and its mslk bf16i4bf16_rowwise kernel takes bfloat16 activations); the "
+                         f"component is loaded in {dtype}")
     return name, dtype
 
 

@@ -283,7 +283,7 @@ def test_refusals_name_the_argument():
         q.quantized_sizes(_comp("sdxl", "unet"), "gguf_q4_k", "fp16")
     with pytest.raises(ValueError, match="scheme: unknown"):
         q.quantized_sizes(t5, "awq", "bf16")
-    with pytest.raises(ValueError, match="dtype: torchao_int4wo needs bf16"):
+    with pytest.raises(ValueError, match="quantize: torchao_int4wo needs the bf16 dtype"):
         q.quantized_sizes(_comp("sdxl", "unet"), "torchao_int4wo", "fp16")
     assert q.supported(component_class("AutoencoderKL")) == ()
     assert q.applies(component_class("FluxTransformer2DModel"), "gguf_q4_k")

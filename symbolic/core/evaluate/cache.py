@@ -5,7 +5,7 @@ An entry maps output names to the Python source ``printers.exact_source`` genera
 plain JSON data). It is keyed by the configuration and by a digest of the package's own files: any change to a term,
 a config or the code invalidates it.
 
-Where: ``$SYMBOLIC_CACHE_DIR`` (``off`` disables the cache), else ``$XDG_CACHE_HOME/symbolic``, else
+Where: ``$SYMBOLIC_CACHE_DIR`` (``off``, in any case, disables the cache; a relative path gives no cache), else ``$XDG_CACHE_HOME/symbolic``, else
 ``$HOME/.cache/symbolic``. A relative ``XDG_CACHE_HOME``, or an empty or relative ``HOME`` (with no
 ``XDG_CACHE_HOME``), gives no cache at all rather than a directory relative to wherever the process happens to run
 (``cache_dir()`` returns ``None``). Platforms without POSIX owners (``os.getuid``) or ``dir_fd`` support run
@@ -80,10 +80,11 @@ def package_version() -> str:
 def cache_dir() -> Path | None:
     """The cache directory, or ``None`` for no cache (see the module docstring)."""
     configured = os.environ.get("SYMBOLIC_CACHE_DIR")
-    if configured == "off":
+    if configured is not None and configured.strip().lower() == "off":
         return None
     if configured:
-        return Path(configured)
+        # A relative directory would depend on wherever the process runs: no cache, as for XDG_CACHE_HOME.
+        return Path(configured) if os.path.isabs(configured) else None
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg:
         return Path(xdg) / "symbolic" if os.path.isabs(xdg) else None

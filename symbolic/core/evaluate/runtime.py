@@ -44,6 +44,14 @@ _BOOLEAN = frozenset({ast.And, ast.Or})
 _CONSTANT_TYPES = frozenset({int, bool, type(None)})  # None: a Piecewise with no True branch prints ``else None``
 
 
+#: A budget on the work one generated expression may ask for, so that no cache entry (even one the user wrote) can
+#: hang or exhaust the process: the largest power (the models' terms are at most quadratic in a size, the attention
+#: scores), the longest integer literal, and the most nodes (the largest model's outputs have well under 10**5).
+MAX_EXPONENT = 16
+MAX_LITERAL_DIGITS = 60
+MAX_NODES = 2_000_000
+
+
 def _refuse(why: str):
     raise ValueError(f"generated exact code refused: {why}")
 
@@ -65,9 +73,12 @@ def _parameters(tree) -> tuple[str, ...]:
 
 def _check_body(body, parameters: frozenset) -> None:
     """Every node of ``body`` in the grammar above (iterative: a deep expression needs no Python recursion)."""
-    stack = [body]
+    stack, nodes = [body], 0
     while stack:
         node = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            _refuse(f"more than {MAX_NODES} nodes")
         kind = type(node)
         if kind is ast.BinOp:
             if type(node.op) not in _BINARY:
@@ -76,6 +87,8 @@ def _check_body(body, parameters: frozenset) -> None:
                 exponent = node.right
                 if type(exponent) is not ast.Constant or type(exponent.value) is not int or exponent.value < 0:
                     _refuse("a power to anything but a non-negative integer literal")
+                if exponent.value > MAX_EXPONENT:
+                    _refuse(f"a power above {MAX_EXPONENT}")
                 stack.append(node.left)
             else:
                 stack += (node.left, node.right)
@@ -85,6 +98,8 @@ def _check_body(body, parameters: frozenset) -> None:
         elif kind is ast.Constant:
             if type(node.value) not in _CONSTANT_TYPES:
                 _refuse(f"constant of type {type(node.value).__name__}")
+            if type(node.value) is int and node.value.bit_length() > MAX_LITERAL_DIGITS * 3.33:
+                _refuse(f"an integer literal of more than {MAX_LITERAL_DIGITS} digits")
         elif kind is ast.Call:
             if type(node.func) is not ast.Name or node.func.id not in _FUNCTIONS:
                 _refuse("a call of anything but " + ", ".join(sorted(_FUNCTIONS)))

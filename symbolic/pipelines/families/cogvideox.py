@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="CogVideoXPipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="CogVideoXTransformer3DModel", vae_class="AutoencoderKLCogVideoX",
         text_calls=(TextCall("text_encoder", 226, 226),),
         guidance=GuidanceMode.BATCHED, frame_rule=FrameRule.CAUSAL, denoiser_text_tokens=226, prompt_embeds_from=("text_encoder",),
         latents_fp32=False, model_input_copy=True, multiple=16, default_guidance_scale=6.0,

@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="FluxPipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="FluxTransformer2DModel", vae_class="AutoencoderKL",
         # CLIP (77 tokens, padded) gives only the pooled vector (B x 768, negligible); T5 the sequence.
         text_calls=(TextCall("text_encoder", 77, 0), TextCall("text_encoder_2", 512, 512)),
         guidance=GuidanceMode.DISTILLED, frame_rule=FrameRule.IMAGE, denoiser_text_tokens=512, prompt_embeds_from=("text_encoder_2",),

@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="HunyuanVideoPipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="HunyuanVideoTransformer3DModel", vae_class="AutoencoderKLHunyuanVideo",
         # _get_llama_prompt_embeds: max_sequence_length 256 plus the template's crop_start (95 tokens) go into LLaMA;
         # the first 95 output positions are cropped away. CLIP (77 tokens) gives the pooled embedding only.
         text_calls=(TextCall("text_encoder", 256 + 95, 256), TextCall("text_encoder_2", 77, 0)),

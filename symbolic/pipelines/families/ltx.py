@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="LTXPipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="LTXVideoTransformer3DModel", vae_class="AutoencoderKLLTXVideo",
         text_calls=(TextCall("text_encoder", 128, 128),),
         guidance=GuidanceMode.BATCHED, frame_rule=FrameRule.CAUSAL, denoiser_text_tokens=128, prompt_embeds_from=("text_encoder",),
         latents_fp32=True, model_input_copy=True, multiple=32, default_guidance_scale=3.0,

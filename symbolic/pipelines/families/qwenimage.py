@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="QwenImagePipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="QwenImageTransformer2DModel", vae_class="AutoencoderKLQwenImage",
         # The system template's 34 tokens are dropped after encoding; the prompt is cut to max_sequence_length (512).
         # Tokenization pads to the longest prompt, so a prompt's length varies: 512 kept tokens is the upper bound.
         text_calls=(TextCall("text_encoder", 34 + 512, 512),),

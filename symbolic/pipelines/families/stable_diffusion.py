@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="StableDiffusionPipeline", denoiser="unet",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="UNet2DConditionModel", vae_class="AutoencoderKL",
         text_calls=(TextCall("text_encoder", 77, 77),),
         guidance=GuidanceMode.BATCHED, frame_rule=FrameRule.IMAGE, denoiser_text_tokens=77, prompt_embeds_from=("text_encoder",),
         latents_fp32=False, model_input_copy=True, multiple=8, default_guidance_scale=7.5,
@@ -20,6 +22,8 @@ SPECS = (
 
     PipelineSpec(
         class_name="StableDiffusionXLPipeline", denoiser="unet",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="UNet2DConditionModel", vae_class="AutoencoderKL",
         text_calls=(TextCall("text_encoder", 77, 77), TextCall("text_encoder_2", 77, 77)),
         guidance=GuidanceMode.BATCHED, frame_rule=FrameRule.IMAGE, denoiser_text_tokens=77,
         prompt_embeds_from=("text_encoder", "text_encoder_2"),

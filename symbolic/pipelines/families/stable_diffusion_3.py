@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="StableDiffusion3Pipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="SD3Transformer2DModel", vae_class="AutoencoderKL",
         # Both CLIP encoders keep hidden_states[-2] (77 tokens); their concatenation is zero-padded to T5's 4096 width
         # and joined with T5's 256 tokens: 333 joint tokens x 4096.
         text_calls=(TextCall("text_encoder", 77, 77), TextCall("text_encoder_2", 77, 77),

@@ -7,6 +7,8 @@ from symbolic.pipelines.spec import FrameRule, GuidanceMode, PipelineSpec, TextC
 SPECS = (
     PipelineSpec(
         class_name="WanPipeline", denoiser="transformer",
+        # __init__'s annotations: the classes this pipeline takes for its denoiser and its VAE.
+        denoiser_class="WanTransformer3DModel", vae_class="AutoencoderKLWan",
         text_calls=(TextCall("text_encoder", 512, 512),),
         guidance=GuidanceMode.SEPARATE, frame_rule=FrameRule.WAN, denoiser_text_tokens=512, prompt_embeds_from=("text_encoder",),
         latents_fp32=True, model_input_copy=True, multiple=16, default_guidance_scale=5.0,

@@ -32,6 +32,9 @@ class ComponentBase:
     #: GGUF: the top-level modules whose Linear weights the published files quantize (city96 ``tools/lcpp.patch``),
     #: in diffusers names; empty where diffusers cannot load the class from a GGUF file.
     gguf_blocks: ClassVar[tuple[str, ...]] = ()
+    #: The multi-device schemes (``ulysses``, ``ring``, ``fsdp``) this class's step is modelled under; empty: one
+    #: device only.
+    parallel_schemes: ClassVar[tuple[str, ...]] = ()
     #: transformers ``get_keys_to_not_convert(model)``: tied keys, the last parameter's module and the output
     #: embeddings, which its quantizers leave unconverted (checked against the real function on meta in the tests).
     keys_not_converted: ClassVar[tuple[str, ...]] = ()

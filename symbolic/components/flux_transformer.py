@@ -156,8 +156,6 @@ class FluxTransformer2DModel(ComponentBase):
         2 x 2 packing); ``s.text_tokens``: T5 tokens (``max_sequence_length``, 512 by default); ``s.batch``: the
         forward's batch (B x num_images_per_prompt: FLUX runs one forward per step, a second one of the same batch
         only with true CFG)."""
-        if s.parallel is not None:
-            raise ValueError(f"parallel: FluxTransformer2DModel: parallel={s.parallel!r} is not modelled (only None)")
         if s.backend not in ("flash", "math"):
             raise ValueError(f"FluxTransformer2DModel: backend must be 'flash' or 'math', not {s.backend!r}")
         B, b, D = s.batch, s.b, self.dim

@@ -167,8 +167,6 @@ class LTXVideoTransformer(AttentionDims, ComponentBase):
     # -- activations --------------------------------------------------------------------------------------------------
     @staticmethod
     def _shape(s: StepShape) -> StepShape:
-        if s.parallel is not None:
-            raise ValueError(f"parallel: LTXVideoTransformer3DModel: parallel={s.parallel!r} is not modelled (only None)")
         if s.backend not in ("flash", "math"):
             raise ValueError(f"LTXVideoTransformer3DModel: backend {s.backend!r} is not 'flash' or 'math'")
         return s

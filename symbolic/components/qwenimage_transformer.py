@@ -143,8 +143,6 @@ class QwenImageTransformer(AttentionDims, ComponentBase):
         The per-head RMSNorm (fp32 temporaries) and RoPE (fp32 / complex64 temporaries) moments inside the processor
         are never the largest for fp16/bf16/fp32 (checked against image_feedforward and text_feedforward) and are left
         out. Modulation vectors (B x 6D) are negligible."""
-        if s.parallel is not None:
-            raise ValueError(f"parallel: QwenImageTransformer: parallel={s.parallel!r} is not modelled (only None)")
         B, b, D = s.batch, s.b, self.dim
         Nv, Nt = s.video_tokens, s.text_tokens
         N = Nv + Nt

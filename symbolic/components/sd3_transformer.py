@@ -191,8 +191,6 @@ class SD3Transformer2DModel(AttentionDims, ComponentBase):
         """Live bytes at the candidate peaks of one step, per block kind (see ``moment_notes``). ``s.video_tokens`` is
         the number of image tokens (H / 16) x (W / 16) (VAE factor 8, patch 2), ``s.text_tokens`` the joint text length
         (77 CLIP + 256 T5 = 333 in StableDiffusion3Pipeline), ``s.batch`` the forward's batch (2 x images with CFG)."""
-        if s.parallel is not None:
-            raise ValueError(f"parallel: SD3Transformer2DModel: parallel={s.parallel!r} is not modelled (only None)")
         if s.backend not in ("flash", "math"):
             raise ValueError(f"SD3Transformer2DModel: backend must be 'flash' or 'math', not {s.backend!r}")
         B, b, D = s.batch, s.b, self.dim

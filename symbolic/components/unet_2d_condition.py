@@ -394,8 +394,6 @@ class UNet2DConditionModel(ComponentBase):
         grid = grid if grid is not None else s.grid
         if s.backend not in BACKENDS:
             raise ValueError(f"UNet2DConditionModel: backend must be one of {BACKENDS}, got {s.backend!r}")
-        if s.parallel is not None:
-            raise ValueError("parallel: UNet2DConditionModel: sequence parallelism is not modelled")
         B, b = s.batch, s.b
         n, rev = self.levels, self.channels[::-1]
         tokens = [self.level_tokens(s, level, grid) for level in range(n)]

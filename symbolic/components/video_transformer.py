@@ -68,6 +68,8 @@ MOMENT_NOTES = {
 @register("CogVideoXTransformer3DModel")
 @dataclass(frozen=True)
 class CogVideoXTransformer(AttentionDims, ComponentBase):
+    #: ``StepShape`` splits the sequence (Ulysses, ring) or the weights (FSDP) over P devices for this step.
+    parallel_schemes = ("ulysses", "ring", "fsdp")
     skip_layerwise_casting_patterns = ("patch_embed", "norm")
     config: dict
 
@@ -182,6 +184,8 @@ class CogVideoXTransformer(AttentionDims, ComponentBase):
 @register("WanTransformer3DModel")
 @dataclass(frozen=True)
 class WanTransformer(AttentionDims, ComponentBase):
+    #: ``StepShape`` splits the sequence (Ulysses, ring) or the weights (FSDP) over P devices for this step.
+    parallel_schemes = ("ulysses", "ring", "fsdp")
     gguf_blocks = ("blocks",)
     skip_layerwise_casting_patterns = ("patch_embedding", "condition_embedder", "norm")
     config: dict
@@ -281,6 +285,8 @@ class WanTransformer(AttentionDims, ComponentBase):
 @register("HunyuanVideoTransformer3DModel")
 @dataclass(frozen=True)
 class HunyuanVideoTransformer(AttentionDims, ComponentBase):
+    #: ``StepShape`` splits the sequence (Ulysses, ring) or the weights (FSDP) over P devices for this step.
+    parallel_schemes = ("ulysses", "ring", "fsdp")
     gguf_blocks = ("transformer_blocks", "single_transformer_blocks")
     skip_layerwise_casting_patterns = ("x_embedder", "context_embedder", "norm")
     config: dict

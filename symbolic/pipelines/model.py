@@ -124,6 +124,14 @@ def denoiser_batch(config: PipelineConfig) -> sp.Expr:
 
 @lru_cache(maxsize=None)
 def step_shape(config: PipelineConfig) -> StepShape:
+    """What one denoiser forward sees; a multi-device scheme the denoiser's class is not modelled under is refused."""
+    step = denoiser(config)
+    if config.parallel is not None and config.parallel not in step.parallel_schemes:
+        modelled = sorted(name for name in components.supported_classes()
+                          if config.parallel in components.component_class(name).parallel_schemes)
+        raise ValueError(f"parallel: {config.parallel} over devices is not modelled for {type(step).__name__} (its "
+                         f"step is modelled on one device; {config.parallel} is for {', '.join(modelled)}); leave "
+                         f"parallel and devices out")
     return StepShape(denoiser_batch(config), denoiser_tokens(config), denoiser_text_tokens(config),
                      b, config.denoiser_attention, config.parallel, P, latent_hw(config))
 

@@ -109,3 +109,9 @@ def test_one_cache_entry_whatever_the_hash_seed(tmp_path):
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
     assert len(list(tmp_path.glob("pipeline-*.json"))) == 1
+
+
+def test_a_scheme_the_denoiser_is_not_modelled_under_names_both_flags(capsys):
+    code, _, err = cli(capsys, "estimate", "flux.1-dev", "--devices", "3", "--parallel", "ulysses")
+    line = one_line_error(code, err)
+    assert line.startswith("symbolic: error: --parallel: ") and "leave parallel and devices out" in line

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from symbolic.cli.arguments import add_flags, api_kwargs, print_json, with_flag_names
 from symbolic.core.units import GiB, format_bytes, parse_size
-from symbolic.pipelines.api import estimate, evaluate, prepare
+from symbolic.pipelines.api import CLIP_TOKENS, estimate, evaluate, prepare
 
 NAME = "estimate"
 HELP = "peak GPU memory of one pipeline call (a bundled id, its Hub id, or a folder of downloaded configs)"
@@ -35,7 +35,20 @@ def render_table(result: dict, title: str) -> str:
     return "\n".join(lines)
 
 
+def refuse_flags_that_change_nothing(args) -> None:
+    """Flags that would be accepted and change nothing, refused naming the flag (the API keeps these points valid:
+    one device under a scheme is the P = 1 end of a study, a prompt past 77 tokens costs what 77 do)."""
+    if args.parallel is not None and (args.devices or 1) == 1:
+        raise ValueError(f"--parallel: {args.parallel} splits the work over devices and changes nothing on one; give "
+                         f"--devices 2 or more, or leave --parallel out")
+    if args.prompt_tokens is not None and args.prompt_tokens > CLIP_TOKENS and not args.long_prompt:
+        raise ValueError(f"--prompt-tokens: diffusers truncates the prompt to {CLIP_TOKENS} tokens, so "
+                         f"{args.prompt_tokens} cost what {CLIP_TOKENS} do; --long-prompt models a scheme that encodes "
+                         f"them all")
+
+
 def run(args) -> int:
+    refuse_flags_that_change_nothing(args)
     budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
 
     kwargs = pipeline_kwargs(args)

@@ -206,13 +206,6 @@ def values_of(config, frames, height, width, batch, guidance_scale, devices,
         raise ValueError(f"frames: {config.source.name} makes images; leave frames out")
     if devices > 1 and config.parallel is None:
         raise ValueError(f"parallel: devices={devices} needs a scheme, one of {', '.join(PARALLEL_SCHEMES)}")
-    if devices == 1 and config.parallel is not None:
-        raise ValueError(f"parallel: {config.parallel} splits the work over devices and changes nothing on one; give "
-                         f"devices >= 2, or leave parallel out")
-    if (prompt_tokens is not None and spec.chunked_prompts and not config.long_prompt
-            and positive_int(prompt_tokens, "prompt_tokens", MAX_COUNT) > CLIP_TOKENS):
-        raise ValueError(f"prompt_tokens: diffusers truncates the prompt to {CLIP_TOKENS} tokens, so {prompt_tokens} "
-                         f"tokens cost what {CLIP_TOKENS} do; long_prompt=True models a scheme that encodes them all")
     entry = cached_entry(config)[0]
     height = entry["default_size"][0] if height is None else height
     width = entry["default_size"][1] if width is None else width

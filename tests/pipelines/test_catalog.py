@@ -63,11 +63,31 @@ def test_hub_id_and_downloaded_folder_take_the_same_path(model, tmp_path):
 def test_unknown_component_class_names_class_file_and_supported(tmp_path):
     folder = tmp_path / "custom"
     shutil.copytree(catalog.hub_root() / "black-forest-labs/FLUX.1-dev", folder)
+    config = json.loads((folder / "text_encoder_2/config.json").read_text())
+    config["architectures"] = ["MyEncoder"]
+    (folder / "text_encoder_2/config.json").write_text(json.dumps(config))
+    index = json.loads((folder / "model_index.json").read_text())
+    index["text_encoder_2"] = ["transformers", "MyEncoder"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(ValueError, match=r"text_encoder_2/config.json: component class 'MyEncoder' has no model "
+                                         r"here; supported: .*T5EncoderModel"):
+        estimate(str(folder))
+
+
+def test_a_denoiser_of_another_class_names_what_the_pipeline_takes(tmp_path):
+    folder = tmp_path / "custom"
+    shutil.copytree(catalog.hub_root() / "black-forest-labs/FLUX.1-dev", folder)
     config = json.loads((folder / "transformer/config.json").read_text())
     config["_class_name"] = "MyTransformer"
     (folder / "transformer/config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match=r"transformer/config.json: component class 'MyTransformer' has no model "
-                                         r"here; supported: .*FluxTransformer2DModel"):
+    with pytest.raises(ValueError, match=r"transformer/config.json: configures MyTransformer, and model_index.json "
+                                         r"says transformer is a FluxTransformer2DModel"):
+        estimate(str(folder))
+    index = json.loads((folder / "model_index.json").read_text())
+    index["transformer"] = ["diffusers", "MyTransformer"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(ValueError, match=r"transformer/config.json: FluxPipeline takes a FluxTransformer2DModel as "
+                                         r"its transformer, not MyTransformer"):
         estimate(str(folder))
 
 

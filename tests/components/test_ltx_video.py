@@ -173,10 +173,9 @@ def test_transformer_symbolic_and_checks():
     exact = StepShape(sp.Integer(2), sp.Integer(7392), sp.Integer(TEXT_TOKENS), sp.Integer(2), "math")
     assert {k: int(v.subs(point)) for k, v in moments.items()} == {k: int(v) for k, v in model.moments(exact).items()}
     assert (model.heads, model.head_dim, model.patch, model.joint_text, model.layers) == (32, 64, 1, False, 28)
-    for bad in (StepShape(B, N, sp.Integer(TEXT_TOKENS), b, "flash", "ulysses", sp.Integer(2)),
-                StepShape(B, N, sp.Integer(TEXT_TOKENS), b, "classic")):
-        with pytest.raises(ValueError):
-            model.moments(bad)
+    with pytest.raises(ValueError):
+        model.moments(StepShape(B, N, sp.Integer(TEXT_TOKENS), b, "classic"))
+    assert model.parallel_schemes == ()  # one device only: the pipeline model refuses a scheme (tests/cli)
 
 
 @pytest.fixture(scope="module")

@@ -140,11 +140,7 @@ def _component_facts_entry(source) -> dict:
         name = class_name_of(config)
         if registered(name):
             declared = component_class(name)
-            expected = source.spec.role_kind(role)
-            if expected is not None and declared.kind != expected:
-                raise ValueError(f"{source.folder}/{role}/config.json: {name} is a {declared.kind.replace('_', ' ')} "
-                                 f"component, and {source.spec.class_name} uses {role} as its "
-                                 f"{expected.replace('_', ' ')}")
+            source.spec.check_role(role, name, declared.kind, f"{source.folder}/{role}/config.json")
         else:  # an unmodelled class: only what its library implies (its estimate is refused later, naming it)
             library = "diffusers" if "_class_name" in config else "transformers"
             declared = type("Unmodelled", (ComponentBase,), {"library": library})

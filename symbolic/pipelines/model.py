@@ -53,10 +53,7 @@ def component(source: PipelineSource, role: str):
     (a UNet folder holding a FLUX transformer's config, say)."""
     where = f"{source.folder}/{role}/config.json"
     built = components.from_config(source.config(role), where)
-    expected = source.spec.role_kind(role)
-    if expected is not None and built.kind != expected:
-        raise ValueError(f"{where}: {type(built).__name__} is a {built.kind.replace('_', ' ')} component, and "
-                         f"{source.spec.class_name} uses {role} as its {expected.replace('_', ' ')}")
+    source.spec.check_role(role, type(built).__name__, built.kind, where)
     return built
 
 

@@ -111,6 +111,14 @@ class PipelineSpec:
             return "text_encoder"
         return {"vae": "vae", "safety_checker": "safety_checker"}.get(role)
 
+    def check_role(self, role: str, class_name: str, kind: str, where: str) -> None:
+        """Refuse (naming ``where``) a component of ``class_name`` and ``kind`` in a role this pipeline uses as
+        another kind (a VAE's config in ``text_encoder/``, say)."""
+        expected = self.role_kind(role)
+        if expected is not None and kind != expected:
+            raise ValueError(f"{where}: {class_name} is a {kind.replace('_', ' ')} component, and {self.class_name} "
+                             f"uses {role} as its {expected.replace('_', ' ')}")
+
     @property
     def video(self) -> bool:
         return self.frame_rule is not FrameRule.IMAGE

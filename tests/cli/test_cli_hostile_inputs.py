@@ -115,3 +115,15 @@ def test_a_scheme_the_denoiser_is_not_modelled_under_names_both_flags(capsys):
     code, _, err = cli(capsys, "estimate", "flux.1-dev", "--devices", "3", "--parallel", "ulysses")
     line = one_line_error(code, err)
     assert line.startswith("symbolic: error: --parallel: ") and "leave parallel and devices out" in line
+
+
+def test_a_component_of_another_kind_in_a_role_is_refused(capsys, tmp_path):
+    folder = _copy(tmp_path, "sd15")
+    (folder / "text_encoder" / "config.json").write_text((folder / "vae" / "config.json").read_text())
+    index = json.loads((folder / "model_index.json").read_text())
+    index["text_encoder"] = ["diffusers", "AutoencoderKL"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    for extra in ([], ["--quantize", "unet=bnb_nf4"]):  # the derivation and the switch checks say the same
+        code, _, err = cli(capsys, "estimate", str(folder), *extra)
+        assert "AutoencoderKL is a vae component, and StableDiffusionPipeline uses text_encoder as its text encoder" \
+            in one_line_error(code, err)

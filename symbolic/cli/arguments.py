@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from symbolic.core.checks import MAX_COUNT, parse_int, parse_number, renamed
+from symbolic.core.units import MiB, parse_size
 from symbolic.runtime.framework import default_framework
 
 
@@ -152,6 +153,20 @@ FLAG_OF = {api: flag.option for flag in FLAGS.values() for api in flag.api}
 def with_flag_names(call):
     """``call()``, with an API error's leading argument name replaced by the flag that sets it."""
     return renamed(call, FLAG_OF)
+
+
+#: A unit-less GPU memory below this is refused on the command line: ``--gpu-memory 24`` means 24 GiB or 24 GB,
+#: never 24 bytes (the API and the planner take byte counts as they are).
+MIN_UNITLESS_GPU_BYTES = MiB
+
+
+def gpu_memory(text: str, flag: str = "--gpu-memory") -> int:
+    """A GPU's memory from the command line: ``parse_size``'s grammar, a bare number below 1 MiB refused."""
+    size = parse_size(text, argument=flag)
+    if text.strip().isdigit() and size < MIN_UNITLESS_GPU_BYTES:
+        raise ValueError(f"{flag}: {text.strip()} without a unit would be {size} bytes; write the unit, e.g. "
+                         f"{text.strip()}GiB or {text.strip()}GB")
+    return size
 
 
 def print_json(obj) -> None:

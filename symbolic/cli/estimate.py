@@ -1,8 +1,8 @@
 """``python -m symbolic estimate MODEL ...``: peak GPU memory of one pipeline call."""
 from __future__ import annotations
 
-from symbolic.cli.arguments import add_flags, api_kwargs, print_json, with_flag_names
-from symbolic.core.units import GiB, format_bytes, parse_size
+from symbolic.cli.arguments import add_flags, api_kwargs, gpu_memory, print_json, with_flag_names
+from symbolic.core.units import GiB, format_bytes
 from symbolic.pipelines.api import CLIP_TOKENS, estimate, evaluate, prepare
 
 NAME = "estimate"
@@ -49,7 +49,7 @@ def refuse_flags_that_change_nothing(args) -> None:
 
 def run(args) -> int:
     refuse_flags_that_change_nothing(args)
-    budget = parse_size(args.gpu_memory, argument="--gpu-memory") if args.gpu_memory is not None else None
+    budget = gpu_memory(args.gpu_memory) if args.gpu_memory is not None else None
 
     kwargs = pipeline_kwargs(args)
     config, values = with_flag_names(lambda: prepare(args.model, **kwargs))

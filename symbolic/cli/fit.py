@@ -1,8 +1,8 @@
 """``python -m symbolic fit MODEL --gpu-memory 24GiB``: the largest square size and batches that fit a GPU."""
 from __future__ import annotations
 
-from symbolic.cli.arguments import CONFIG_FLAGS, add_flags, api_kwargs, print_json, with_flag_names
-from symbolic.core.units import format_bytes, parse_size
+from symbolic.cli.arguments import CONFIG_FLAGS, add_flags, api_kwargs, gpu_memory, print_json, with_flag_names
+from symbolic.core.units import format_bytes
 from symbolic.core.checks import positive_int
 
 NAME = "fit"
@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from symbolic.analysis.planning import MAX_BATCH, MAX_SIZE, check_budget, plan
 
-    budget = check_budget(parse_size(args.gpu_memory, argument="--gpu-memory"), "--gpu-memory")
+    budget = check_budget(gpu_memory(args.gpu_memory), "--gpu-memory")
     batch = positive_int(args.batch, "--batch")
     kwargs = api_kwargs(args, CONFIGURATION)
     result = with_flag_names(lambda: plan(budget, args.criterion, num_images_per_prompt=batch,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib import metadata
 
 #: Command names -> their modules, in the order ``--help`` lists them (each module's ``NAME`` is its key). A call
 #: imports its own command's module only; ``--help`` and a mistyped command import them all.
@@ -22,6 +23,13 @@ COMMANDS = {
 }
 
 USAGE_ERROR = 2
+
+
+def _version() -> str:
+    try:
+        return metadata.version("symbolic")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 class UsageError(Exception):
@@ -45,12 +53,14 @@ def _available_commands(names=None):
 def build_parser(commands_needed: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
     """The parser of ``commands_needed`` (default: every command)."""
     parser = _Parser(
-        prog="python -m symbolic",
+        prog="python -m symbolic", allow_abbrev=False,
         description="Closed-form GPU-memory equations for diffusion models (bytes; MiB = 2**20, GiB = 2**30).",
     )
+    parser.add_argument("--version", action="version", version=f"symbolic {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in _available_commands(commands_needed):
-        sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        # allow_abbrev=False: ``--gpu`` is no abbreviation of ``--gpu-memory`` (a misread flag is refused, not guessed)
+        sub = commands.add_parser(module.NAME, help=module.HELP, description=module.HELP, allow_abbrev=False)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
     return parser

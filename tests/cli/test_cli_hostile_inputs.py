@@ -127,3 +127,25 @@ def test_a_component_of_another_kind_in_a_role_is_refused(capsys, tmp_path):
         code, _, err = cli(capsys, "estimate", str(folder), *extra)
         assert "AutoencoderKL is a vae component, and StableDiffusionPipeline uses text_encoder as its text encoder" \
             in one_line_error(code, err)
+
+
+@pytest.mark.parametrize("argv,names", [
+    (["estimate", "sd15", "--gpu", "4090"], "unrecognized arguments: --gpu"),  # no abbreviation of --gpu-memory
+    (["estimate", "sd15", "--gpu-memory", "24"], "--gpu-memory: 24 without a unit would be 24 bytes"),
+    (["fit", "sd15", "--gpu-memory", "24"], "--gpu-memory: 24 without a unit"),
+])
+def test_input_that_could_be_misread_is_refused(capsys, argv, names):
+    code, _, err = cli(capsys, *argv)
+    assert names in one_line_error(code, err)
+
+
+def test_a_byte_count_with_enough_digits_is_a_byte_count(capsys):
+    code, out, err = cli(capsys, "estimate", "sd15", "--gpu-memory", str(12 * 2**30), "--json")
+    assert code == 0 and json.loads(out)["gpu_memory_bytes"] == 12 * 2**30
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        from symbolic.cli.main import main
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("symbolic ")

@@ -28,7 +28,7 @@ from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import Tensor, linear, norm
 from symbolic.components.shapes import DecodeShape
 from symbolic.components.layers.tiling import tiles_extent
-from symbolic.components.layers.tensors import conv3d
+from symbolic.components.layers.tensors import conv
 from symbolic.components import register
 
 #: ``LTXVideoCausalConv3d(kernel_size=3)``: every 3x3x3 conv of the VAE.
@@ -152,7 +152,7 @@ class LTXVideoVAE(ComponentBase):
     # -- tensors ------------------------------------------------------------------------------------------------------
     @staticmethod
     def _causal(name: str, c_in: int, c_out: int, k: int = KERNEL) -> list[Tensor]:
-        return conv3d(f"{name}.conv", c_in, c_out, (k, k, k))
+        return conv(f"{name}.conv", c_in, c_out, (k, k, k))
 
     @staticmethod
     def _embedder(name: str, dim: int) -> list[Tensor]:

@@ -31,7 +31,7 @@ from symbolic.components.layers.attention import AttentionDims, attention_core
 from symbolic.components.shapes import StepShape
 from symbolic.components.base import ComponentBase
 from symbolic.core.dtypes import FP32
-from symbolic.components.layers.tensors import Tensor, conv2d_rect, conv3d, linear, norm
+from symbolic.components.layers.tensors import Tensor, conv, linear, norm
 from symbolic.components import register
 
 
@@ -116,7 +116,7 @@ class CogVideoXTransformer(AttentionDims, ComponentBase):
         p, pt, cin, cout = self.patch, self.patch_t, int(c["in_channels"]), int(c["out_channels"] or c["in_channels"])
         bias = bool(c.get("patch_bias", True))
         if pt is None:
-            out = conv2d_rect("patch_embed.proj", cin, D, (p, p), bias=bias)
+            out = conv("patch_embed.proj", cin, D, (p, p), bias=bias)
         else:
             out = linear("patch_embed.proj", cin * p * p * pt, D, bias=bias)
         out += linear("patch_embed.text_proj", int(c["text_embed_dim"]), D)
@@ -223,7 +223,7 @@ class WanTransformer(AttentionDims, ComponentBase):
         freq, text = int(c["freq_dim"]), int(c["text_dim"])
         rope_len = int(c.get("rope_max_seq_len", 1024))
         out = [Tensor("rope.freqs_cos", (rope_len, self.head_dim)), Tensor("rope.freqs_sin", (rope_len, self.head_dim))]
-        out += conv3d("patch_embedding", cin, D, self.patch_thw)
+        out += conv("patch_embedding", cin, D, self.patch_thw)
         ce = "condition_embedder"
         out += linear(f"{ce}.time_embedder.linear_1", freq, D) + linear(f"{ce}.time_embedder.linear_2", D, D)
         out += linear(f"{ce}.time_proj", D, 6 * D)
@@ -313,7 +313,7 @@ class HunyuanVideoTransformer(AttentionDims, ComponentBase):
         c, D, hd = self.config, self.dim, self.head_dim
         text, pooled = int(c["text_embed_dim"]), int(c["pooled_projection_dim"])
         p, pt = self.patch, self.patch_t
-        out = conv3d("x_embedder.proj", int(c["in_channels"]), D, (pt, p, p))
+        out = conv("x_embedder.proj", int(c["in_channels"]), D, (pt, p, p))
         ce = "context_embedder"
         out += linear(f"{ce}.time_text_embed.timestep_embedder.linear_1", 256, D)
         out += linear(f"{ce}.time_text_embed.timestep_embedder.linear_2", D, D)

@@ -35,13 +35,13 @@ from symbolic.core.algebra import maximum
 from symbolic.components.layers.tensors import BlockConfig, Tensor, conv2d, linear, norm
 from symbolic.components import register
 from symbolic.runtime.kernels import math_sdpa
-from symbolic.components.layers.tensors import conv3d
+from symbolic.components.layers.tensors import conv
 
 
 
 def _c3(name: str, c_in: int, c_out: int, k: int | tuple[int, int, int] = 3) -> list[Tensor]:
     kernel = (k, k, k) if isinstance(k, int) else k
-    return conv3d(name, c_in, c_out, kernel)
+    return conv(name, c_in, c_out, kernel)
 
 
 #: Derivation notes of the decode moments the video VAEs list (each class takes the ones it has).

@@ -31,9 +31,14 @@ def linear(name: str, fan_in: int, fan_out: int, bias: bool = True) -> list[Tens
     return [Tensor(f"{name}.weight", (fan_out, fan_in))] + ([Tensor(f"{name}.bias", (fan_out,))] if bias else [])
 
 
-def conv2d(name: str, c_in: int, c_out: int, kernel: int, bias: bool = True) -> list[Tensor]:
-    weight = Tensor(f"{name}.weight", (c_out, c_in, kernel, kernel))
+def conv(name: str, c_in: int, c_out: int, kernel: tuple[int, ...], bias: bool = True) -> list[Tensor]:
+    """A convolution of any rank (``nn.Conv2d`` with a rectangular kernel, ``nn.Conv3d``): its weight and bias."""
+    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
     return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])
+
+
+def conv2d(name: str, c_in: int, c_out: int, kernel: int, bias: bool = True) -> list[Tensor]:
+    return conv(name, c_in, c_out, (kernel, kernel), bias)
 
 
 def norm(name: str, channels: int) -> list[Tensor]:
@@ -87,13 +92,3 @@ class BlockConfig:
     @property
     def layers_per_block(self) -> int:
         return int(self.config["layers_per_block"])
-
-
-def conv3d(name: str, c_in: int, c_out: int, kernel: tuple[int, int, int], bias: bool = True) -> list[Tensor]:
-    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
-    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])
-
-
-def conv2d_rect(name: str, c_in: int, c_out: int, kernel: tuple[int, int], bias: bool = True) -> list[Tensor]:
-    weight = Tensor(f"{name}.weight", (c_out, c_in, *kernel))
-    return [weight] + ([Tensor(f"{name}.bias", (c_out,))] if bias else [])

@@ -13,10 +13,6 @@ ARG_IDENTIFIERS = tuple(f"_{name}" for name in ARG_NAMES)
 RENAMED_ARGS = dict(zip(ARG_ORDER, (sp.Symbol(n, **s.assumptions0) for n, s in zip(ARG_IDENTIFIERS, ARG_ORDER))))
 
 
-def with_identifiers(expr: sp.Expr) -> sp.Expr:
-    return rebuild(sp.sympify(expr), RENAMED_ARGS)
-
-
 class _RatioFloor(sp.Function):
     """floor(numerator / denominator), kept as two arguments so that float code divides once, exactly-rounded."""
 

@@ -169,7 +169,7 @@ def _numexpr_function(expr: sp.Expr):
 
 class _NamedExactPrinter(_ExactPrinter):
     """The exact printer, printing each symbol as the generated code's argument name directly: renaming the
-    expression first (``with_identifiers``' rebuild) re-evaluates every Max, Min and floor of large stage sums,
+    expression first (a rebuild with ``RENAMED_ARGS``) re-evaluates every Max, Min and floor of large stage sums,
     which costs seconds per configuration."""
 
     def _print_Symbol(self, expr):
